@@ -1,0 +1,1 @@
+"""efficiency step."""

@@ -1,0 +1,1 @@
+"""Selective scan and causal conv1d ops."""
