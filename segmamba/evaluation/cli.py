@@ -1,5 +1,55 @@
-"""Command-line subcommands of the evaluation step (placeholder until the step lands)."""
+"""Command-line subcommand of the evaluation step: ``segmamba evaluate``."""
+
+from __future__ import annotations
+
+import argparse
+
+DESCRIPTION = """\
+Score predicted label maps against ground-truth label maps and write a per-case CSV plus a summary JSON
+(<stem>.summary.json beside the CSV: mean, std, n, undefined and empty-mask counts per metric).
+
+Both folders hold <case>.nii.gz label maps in the original geometry; every ground-truth case needs a
+prediction with the same shape and affine. Spacing for HD95 comes from the ground-truth header.
+
+Columns: brats2023 -> case, dice_wt, dice_tc, dice_et, hd95_wt, hd95_tc, hd95_et
+         (WT = labels {1,2,3}, TC = {1,3}, ET = {3});
+         aiib2023  -> case, iou, dlr, dbr, precision, leakage (official AIIB23 definitions: largest
+         6-connected component of the prediction, branch detected at >= 80 % centreline coverage);
+         crc500    -> case, dice, hd95 (label 1).
+Dice, IoU, DLR, DBR, precision and leakage are fractions in [0, 1]; HD95 is medpy's pooled 95th
+percentile Hausdorff distance in mm.
+"""
+
+CONVENTION_HELP = (
+    "empty-mask rule for Dice/HD95: 'segmamba' (prediction or ground truth empty -> Dice 0, HD95 50; the "
+    "published default) or 'brats' (both empty -> 1 / 0, one empty -> 0 / 373.13). Ignored for aiib2023."
+)
 
 
 def register(subparsers) -> None:
-    """Register this step's subcommands on the top-level parser's subparsers."""
+    """Register ``segmamba evaluate`` on the top-level parser's subparsers."""
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score predictions against ground truth (Dice/HD95 or AIIB IoU/DLR/DBR)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--dataset", required=True, choices=("brats2023", "aiib2023", "crc500"))
+    parser.add_argument("--pred-dir", required=True, help="folder of predicted <case>.nii.gz label maps")
+    parser.add_argument("--gt-dir", required=True, help="folder of ground-truth <case>.nii.gz label maps")
+    parser.add_argument("--out", required=True, help="per-case metrics CSV to write")
+    parser.add_argument("--convention", default="segmamba", choices=("segmamba", "brats"), help=CONVENTION_HELP)
+    parser.add_argument("--workers", type=int, default=1, help="cases scored in parallel processes (default 1)")
+    parser.set_defaults(func=handle_evaluate)
+
+
+def handle_evaluate(args) -> int:
+    """Run the evaluation and print the per-metric means."""
+    from segmamba.evaluation.evaluate import run_evaluation, summary_path
+
+    summary = run_evaluation(args.dataset, args.pred_dir, args.gt_dir, args.out, args.convention, args.workers)
+    for column, stats in summary["metrics"].items():
+        mean = "undefined" if stats["mean"] is None else f"{stats['mean']:.4f}"
+        print(f"{column}: mean {mean} (n={stats['n']}, empty={stats['n_empty']})")
+    print(f"wrote {args.out} and {summary_path(args.out)}")
+    return 0

@@ -1,0 +1,366 @@
+"""Readers for the raw dataset layouts: BraTS 2023 GLI, AIIB 2023, CRC-500 and any nnU-Net v2 raw dataset.
+
+Every reader yields cases with the image channels stacked as (C, X, Y, Z) float32 in nibabel voxel order,
+the label map as int16 (X, Y, Z), the affine and the spacing. Problems are collected per case as lines that
+name the case and the file, so that ``segmamba check`` can report them all at once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from segmamba.data.nifti import VolumeReadError, read_volume
+from segmamba.errors import InputError
+
+AFFINE_TOLERANCE_MM = 1e-3
+NIFTI_ENDINGS = (".nii.gz", ".nii")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a dataset contains: modality, channels, labels and the evaluation regions."""
+
+    name: str
+    modality: str  # "MRI" or "CT"
+    channel_names: tuple[str, ...]
+    label_names: dict[int, str]
+    regions: dict[str, list[int]]
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes including background."""
+        return len(self.label_names)
+
+    def to_json(self) -> dict:
+        """JSON-ready dict (label keys become strings)."""
+        return {
+            "name": self.name,
+            "modality": self.modality,
+            "channel_names": list(self.channel_names),
+            "label_names": {str(k): v for k, v in sorted(self.label_names.items())},
+            "regions": {k: list(v) for k, v in self.regions.items()},
+            "num_classes": self.num_classes,
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict) -> DatasetInfo:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            name=obj["name"],
+            modality=obj["modality"],
+            channel_names=tuple(obj["channel_names"]),
+            label_names={int(k): v for k, v in obj["label_names"].items()},
+            regions={k: list(v) for k, v in obj["regions"].items()},
+        )
+
+
+@dataclass
+class Case:
+    """One loaded case."""
+
+    case_id: str
+    image: np.ndarray  # (C, X, Y, Z) float32
+    label: np.ndarray | None  # (X, Y, Z) int16
+    affine: np.ndarray  # 4x4
+    spacing: np.ndarray  # (3,) mm
+    image_paths: list[Path] = field(default_factory=list)
+    label_path: Path | None = None
+
+
+def problem(case_id: str, path: Path | str, what: str) -> str:
+    """Format one problem line naming the case and the file."""
+    return f"case {case_id}: file {path}: {what}"
+
+
+class Dataset:
+    """Base reader. Subclasses define ``info``, :meth:`case_ids` and :meth:`case_files`."""
+
+    info: DatasetInfo
+    dataset_name = "dataset"
+
+    def __init__(self, root: str | Path, require_labels: bool = True):
+        self.root = Path(root)
+        self.require_labels = require_labels
+        if not self.root.is_dir():
+            raise InputError(f"{self.dataset_name} root {self.root} does not exist or is not a folder")
+
+    def case_ids(self) -> list[str]:
+        """Sorted case identifiers."""
+        raise NotImplementedError
+
+    def case_files(self, case_id: str) -> tuple[list[Path], Path | None]:
+        """(image paths in channel order, label path or None when labels are not required and absent)."""
+        raise NotImplementedError
+
+    def layout_problems(self) -> list[str]:
+        """Problems with the folder as a whole (e.g. label files without an image); empty by default."""
+        return []
+
+    def label_value_hint(self, unexpected: list[int]) -> str:
+        """Extra advice appended to an unexpected-label message (dataset specific)."""
+        return ""
+
+    def _require_cases(self, ids: list[str], where: Path) -> list[str]:
+        if not ids:
+            raise InputError(f"no {self.info.name} cases found in {where}")
+        return sorted(ids)
+
+    def read_case(self, case_id: str) -> tuple[Case | None, list[str]]:
+        """Read one case and collect every problem found (the case is None when any problem is fatal)."""
+        image_paths, label_path = self.case_files(case_id)
+        problems: list[str] = []
+        channels: list[np.ndarray] = []
+        reference = None  # (path, shape, affine, spacing) of the first readable channel
+        for path in image_paths:
+            try:
+                data, affine, spacing = read_volume(path)
+            except VolumeReadError as exc:
+                problems.append(problem(case_id, path, str(exc)))
+                continue
+            problems += self._geometry_problems(case_id, path, data.shape, affine, reference)
+            if reference is None:
+                reference = (path, data.shape, affine, spacing)
+            bad = int(np.count_nonzero(~np.isfinite(data)))
+            if bad:
+                problems.append(problem(case_id, path, f"{bad} NaN/Inf voxels"))
+            elif not np.any(data):
+                problems.append(problem(case_id, path, "image is empty (all voxels are zero)"))
+            channels.append(data)
+        label = None
+        if label_path is not None:
+            label, label_problems = self._read_label(case_id, label_path, reference)
+            problems += label_problems
+        if problems or reference is None:
+            return None, problems
+        case = Case(
+            case_id=case_id,
+            image=np.stack(channels).astype(np.float32, copy=False),
+            label=label,
+            affine=reference[2],
+            spacing=np.asarray(reference[3], dtype=np.float64),
+            image_paths=list(image_paths),
+            label_path=label_path,
+        )
+        return case, []
+
+    def _geometry_problems(self, case_id, path, shape, affine, reference) -> list[str]:
+        if reference is None:
+            return []
+        ref_path, ref_shape, ref_affine, _ = reference
+        if tuple(shape) != tuple(ref_shape):
+            return [problem(case_id, path, f"shape {tuple(shape)} differs from {tuple(ref_shape)} of {ref_path}")]
+        if not np.allclose(affine, ref_affine, atol=AFFINE_TOLERANCE_MM, rtol=0):
+            return [problem(case_id, path, f"affine differs from that of {ref_path} "
+                                           f"(max difference {np.abs(affine - ref_affine).max():.4g})")]
+        return []
+
+    def _read_label(self, case_id, path, reference) -> tuple[np.ndarray | None, list[str]]:
+        try:
+            data, affine, _ = read_volume(path, dtype=None)
+        except VolumeReadError as exc:
+            return None, [problem(case_id, path, str(exc))]
+        problems = self._geometry_problems(case_id, path, data.shape, affine, reference)
+        if np.issubdtype(data.dtype, np.floating):
+            bad = int(np.count_nonzero(~np.isfinite(data)))
+            if bad:
+                return None, problems + [problem(case_id, path, f"{bad} NaN/Inf voxels in the label map")]
+            if not np.array_equal(data, np.round(data)):
+                return None, problems + [problem(case_id, path, "label map has non-integer values")]
+        values = np.unique(data).astype(np.int64)
+        unexpected = sorted(int(v) for v in values if int(v) not in self.info.label_names)
+        if unexpected:
+            expected = sorted(self.info.label_names)
+            message = f"unexpected label values {unexpected} (expected a subset of {expected})"
+            problems.append(problem(case_id, path, message + self.label_value_hint(unexpected)))
+        if problems:
+            return None, problems
+        return data.astype(np.int16), []
+
+    def load_case(self, case_id: str) -> Case:
+        """Load one case; raises InputError naming the case and file on the first problem."""
+        case, problems = self.read_case(case_id)
+        if case is None:
+            more = f" (and {len(problems) - 1} more problems; run `segmamba check`)" if len(problems) > 1 else ""
+            raise InputError((problems[0] if problems else f"case {case_id}: unreadable") + more)
+        return case
+
+
+BRATS_CHANNELS = ("t2w", "t2f", "t1n", "t1c")
+
+
+class BratsDataset(Dataset):
+    """BraTS 2023 GLI: ``<root>/<case>/<case>-{t1c,t1n,t2f,t2w,seg}.nii.gz``; channels [t2w, t2f, t1n, t1c]."""
+
+    dataset_name = "brats2023"
+    info = DatasetInfo(
+        name="brats2023",
+        modality="MRI",
+        channel_names=BRATS_CHANNELS,
+        label_names={0: "background", 1: "NCR", 2: "ED", 3: "ET"},
+        regions={"WT": [1, 2, 3], "TC": [1, 3], "ET": [3]},
+    )
+
+    def case_ids(self) -> list[str]:
+        """Sorted names of the case folders under the root."""
+        ids = [p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        return self._require_cases(ids, self.root)
+
+    def case_files(self, case_id: str) -> tuple[list[Path], Path | None]:
+        """The four modality files in channel order and the ``-seg`` file."""
+        folder = self.root / case_id
+        images = [folder / f"{case_id}-{channel}.nii.gz" for channel in BRATS_CHANNELS]
+        label = folder / f"{case_id}-seg.nii.gz"
+        return images, (label if self.require_labels or label.exists() else None)
+
+    def label_value_hint(self, unexpected: list[int]) -> str:
+        """Explain a label 4: pre-2023 BraTS labelling, where ET was 4."""
+        if 4 in unexpected:
+            return ("; label 4 is the pre-2023 BraTS enhancing-tumour label: BraTS 2023 uses 3 for ET, "
+                    "so relabel 4 -> 3 (e.g. with nibabel) before using this dataset")
+        return ""
+
+
+class AiibDataset(Dataset):
+    """AIIB 2023: ``<root>/img/AIIB23_N.nii.gz`` and ``<root>/gt/AIIB23_N.nii.gz`` (CT, airway label 1)."""
+
+    dataset_name = "aiib2023"
+    info = DatasetInfo(
+        name="aiib2023",
+        modality="CT",
+        channel_names=("CT",),
+        label_names={0: "background", 1: "airway"},
+        regions={"airway": [1]},
+    )
+
+    def case_ids(self) -> list[str]:
+        """Sorted file stems of ``img/*.nii.gz``."""
+        return self._require_cases(_stems(self.root / "img"), self.root / "img")
+
+    def case_files(self, case_id: str) -> tuple[list[Path], Path | None]:
+        """The CT file and its airway label file."""
+        label = self.root / "gt" / f"{case_id}.nii.gz"
+        return [self.root / "img" / f"{case_id}.nii.gz"], (label if self.require_labels or label.exists() else None)
+
+    def layout_problems(self) -> list[str]:
+        """Label files in ``gt/`` without an image."""
+        images = set(_stems(self.root / "img"))
+        return [problem(stem, self.root / "gt" / f"{stem}.nii.gz", "label file without an image in img/")
+                for stem in sorted(set(_stems(self.root / "gt")) - images)]
+
+
+def _stems(folder: Path, ending: str = ".nii.gz") -> list[str]:
+    if not folder.is_dir():
+        return []
+    return sorted(p.name[: -len(ending)] for p in folder.iterdir() if p.name.endswith(ending)
+                  and not p.name.startswith("."))
+
+
+class NnunetDataset(Dataset):
+    """nnU-Net v2 raw layout: ``dataset.json``, ``imagesTr/<case>_<CCCC><ending>``, ``labelsTr/<case><ending>``.
+
+    Without labels required and without ``imagesTr/``, the cases of ``imagesTs/`` are read instead.
+    """
+
+    dataset_name = "nnunet"
+
+    def __init__(self, root: str | Path, require_labels: bool = True):
+        super().__init__(root, require_labels)
+        self.file_ending, self.info = self._read_dataset_json()
+        self.images_dir = self.root / "imagesTr"
+        if not require_labels and not self.images_dir.is_dir() and (self.root / "imagesTs").is_dir():
+            self.images_dir = self.root / "imagesTs"
+        self.labels_dir = self.root / "labelsTr"
+
+    def _read_dataset_json(self) -> tuple[str, DatasetInfo]:
+        path = self.root / "dataset.json"
+        if not path.is_file():
+            raise InputError(f"dataset {self.root}: file {path}: missing (nnU-Net v2 raw datasets need dataset.json)")
+        try:
+            meta = json.loads(path.read_text())
+            channels = meta["channel_names"]
+            labels = meta["labels"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise InputError(f"dataset {self.root}: file {path}: not a valid nnU-Net v2 dataset.json ({exc})") from exc
+        ending = meta.get("file_ending", ".nii.gz")
+        if ending not in NIFTI_ENDINGS:
+            raise InputError(f"dataset {self.root}: file {path}: file_ending {ending!r} is not supported "
+                             f"(only NIfTI: {', '.join(NIFTI_ENDINGS)})")
+        if any(not isinstance(v, int) for v in labels.values()):
+            raise InputError(f"dataset {self.root}: file {path}: region-based labels are not supported")
+        label_names = {int(v): k for k, v in labels.items()}
+        if sorted(label_names) != list(range(len(label_names))) or len(label_names) < 2:
+            raise InputError(f"dataset {self.root}: file {path}: labels must be consecutive integers 0..K-1 "
+                             f"with a background 0, got {sorted(label_names)}")
+        channel_names = tuple(channels[k] for k in sorted(channels, key=int))
+        modality = "CT" if all(c.upper() == "CT" for c in channel_names) else "MRI"
+        regions = {label_names[i]: [i] for i in sorted(label_names) if i > 0}
+        return ending, DatasetInfo(self.dataset_name, modality, channel_names, label_names, regions)
+
+    def case_ids(self) -> list[str]:
+        """Sorted case identifiers: files ``<case>_0000<ending>`` in the images folder."""
+        suffix = "_0000" + self.file_ending
+        return self._require_cases([s[: -len("_0000")] for s in _stems(self.images_dir, self.file_ending)
+                                    if (s + self.file_ending).endswith(suffix)], self.images_dir)
+
+    def case_files(self, case_id: str) -> tuple[list[Path], Path | None]:
+        """One image file per channel and the label file."""
+        images = [self.images_dir / f"{case_id}_{c:04d}{self.file_ending}" for c in range(len(self.info.channel_names))]
+        label = self.labels_dir / f"{case_id}{self.file_ending}"
+        return images, (label if self.require_labels or label.exists() else None)
+
+    def layout_problems(self) -> list[str]:
+        """Image files with an unknown channel index, and label files without an image."""
+        cases = set(self.case_ids())
+        problems = []
+        for stem in _stems(self.images_dir, self.file_ending):
+            case_id, _, channel = stem.rpartition("_")
+            if not channel.isdigit() or int(channel) >= len(self.info.channel_names) or case_id not in cases:
+                problems.append(problem(case_id or stem, self.images_dir / (stem + self.file_ending),
+                                        f"unexpected image file (dataset.json declares "
+                                        f"{len(self.info.channel_names)} channels, and every case needs _0000)"))
+        if self.require_labels:
+            for stem in sorted(set(_stems(self.labels_dir, self.file_ending)) - cases):
+                problems.append(problem(stem, self.labels_dir / (stem + self.file_ending),
+                                        "label file without an image in " + self.images_dir.name))
+        return problems
+
+
+class CrcDataset(NnunetDataset):
+    """CRC-500 (private): nnU-Net raw layout with one CT channel and tumour label 1; dataset.json optional."""
+
+    dataset_name = "crc500"
+    fixed_info = DatasetInfo(
+        name="crc500",
+        modality="CT",
+        channel_names=("CT",),
+        label_names={0: "background", 1: "tumour"},
+        regions={"tumour": [1]},
+    )
+
+    def _read_dataset_json(self) -> tuple[str, DatasetInfo]:
+        if not (self.root / "dataset.json").is_file():
+            return ".nii.gz", self.fixed_info
+        ending, info = super()._read_dataset_json()
+        if len(info.channel_names) != 1 or sorted(info.label_names) != [0, 1]:
+            raise InputError(f"dataset {self.root}: file {self.root / 'dataset.json'}: CRC-500 needs one CT channel "
+                             f"and labels {{background: 0, tumour: 1}}, got channels {list(info.channel_names)} "
+                             f"and labels {info.label_names}")
+        return ending, self.fixed_info
+
+
+DATASETS = {"brats2023": BratsDataset, "aiib2023": AiibDataset, "crc500": CrcDataset, "nnunet": NnunetDataset}
+
+
+def open_dataset(name: str, root: str | Path, require_labels: bool = True) -> Dataset:
+    """Open a raw dataset by name (``brats2023``, ``aiib2023``, ``crc500`` or ``nnunet``) at ``root``.
+
+    Args:
+        require_labels: when False, cases without a label file are readable (prediction on new scans).
+    """
+    if name not in DATASETS:
+        raise InputError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return DATASETS[name](root, require_labels=require_labels)

@@ -1,0 +1,175 @@
+"""The three efficiency measurements, each meant to run alone in a fresh process (see ``runner``).
+
+- ``training_memory``: peak memory of training steps at batch 2 (SGD with Nesterov momentum as in the
+  recipe, cross-entropy, AMP fp16 with a gradient scaler and clipping at 12 on CUDA). Two steps run so that
+  the optimiser's momentum buffers exist during the second, i.e. the steady state is covered.
+- ``inference_memory``: peak memory of one forward pass on one patch (batch 1, no gradients, AMP on CUDA).
+- ``inference_throughput``: cases per second of MONAI sliding-window inference (roi = patch size, overlap
+  0.5, Gaussian weighting) over one volume; a one-patch pass first as a warm-up, then ``repeats`` timed
+  passes.
+
+Memory is ``torch.cuda.max_memory_allocated`` on CUDA (after ``reset_peak_memory_stats``) and the peak
+resident set size of the process (``ru_maxrss``) on CPU, both in MB (2**20 bytes).
+"""
+
+from __future__ import annotations
+
+import importlib
+import resource
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from monai.inferers import sliding_window_inference
+
+MB = 2**20
+TRAINING_BATCH_SIZE = 2
+TRAINING_STEPS = 2
+SLIDING_WINDOW_OVERLAP = 0.5
+DEFAULT_FACTORY = "segmamba.models:build_model"
+QUANTITIES = ("training_memory", "inference_memory", "inference_throughput")
+
+
+@dataclass(frozen=True)
+class MeasurementRequest:
+    """Everything a fresh process needs to build the model and measure one quantity.
+
+    Attributes:
+        quantity: one of ``QUANTITIES``.
+        model: model name passed to the factory.
+        size: patch edge length S (patch S x S x S).
+        volume_size: volume of the throughput measurement (3 axes).
+        factory: ``"module:function"`` building the model as ``f(model, in_channels, out_channels,
+            patch_size=(S, S, S), **overrides)``.
+        memory_limit_mb: CPU only: cap the process address space at its size after set-up plus this many MB
+            (simulates a smaller machine; allocations beyond it fail as out-of-memory).
+    """
+
+    quantity: str
+    model: str
+    size: int
+    in_channels: int = 4
+    out_channels: int = 4
+    overrides: dict = field(default_factory=dict)
+    device: str = "cpu"
+    volume_size: tuple[int, int, int] = (128, 128, 128)
+    repeats: int = 1
+    sw_batch_size: int = 1
+    factory: str = DEFAULT_FACTORY
+    memory_limit_mb: float | None = None
+
+
+def load_factory(spec: str):
+    """Import ``"module:function"`` and return the function."""
+    module_name, _, attribute = spec.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def build_requested_model(request: MeasurementRequest) -> torch.nn.Module:
+    """Build the requested model with its factory (on the CPU)."""
+    patch = (request.size,) * 3
+    factory = load_factory(request.factory)
+    return factory(request.model, request.in_channels, request.out_channels, patch_size=patch, **request.overrides)
+
+
+def cap_address_space(extra_mb: float) -> None:
+    """Limit this process's virtual memory to its current size plus ``extra_mb`` (Linux only)."""
+    with open("/proc/self/statm") as handle:
+        current_bytes = int(handle.read().split()[0]) * resource.getpagesize()
+    limit = int(current_bytes + extra_mb * MB)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+
+
+def start_peak_tracking(device: torch.device) -> None:
+    """Reset the CUDA peak statistics (the CPU peak RSS cannot be reset: use a fresh process)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak allocated CUDA memory, or peak RSS of this process on CPU, in MB."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) / MB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def training_memory(model: torch.nn.Module, request: MeasurementRequest, device: torch.device) -> list[float]:
+    """Peak memory (MB) of ``TRAINING_STEPS`` training steps at batch 2."""
+    amp = device.type == "cuda"
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.99, nesterov=True, weight_decay=3e-5)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp)
+    shape = (TRAINING_BATCH_SIZE, request.in_channels, *(request.size,) * 3)
+    image = torch.randn(shape, device=device)
+    target = torch.randint(0, request.out_channels, (TRAINING_BATCH_SIZE, *(request.size,) * 3), device=device)
+    start_peak_tracking(device)
+    for _ in range(TRAINING_STEPS):
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+            loss = F.cross_entropy(model(image), target)
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 12.0)
+        scaler.step(optimizer)
+        scaler.update()
+    return [peak_memory_mb(device)]
+
+
+def inference_memory(model: torch.nn.Module, request: MeasurementRequest, device: torch.device) -> list[float]:
+    """Peak memory (MB) of one forward pass on one patch without gradients."""
+    model.eval()
+    image = torch.randn((1, request.in_channels, *(request.size,) * 3), device=device)
+    start_peak_tracking(device)
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+        model(image)
+    return [peak_memory_mb(device)]
+
+
+def inference_throughput(model: torch.nn.Module, request: MeasurementRequest, device: torch.device) -> list[float]:
+    """Cases per second of sliding-window inference over one volume, once per repeat."""
+    model.eval()
+    roi = (request.size,) * 3
+    volume = torch.randn((1, request.in_channels, *request.volume_size), device=device)
+    rates = []
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+        sliding_window(torch.randn((1, request.in_channels, *roi), device=device), model, request)  # warm-up
+        for _ in range(request.repeats):
+            synchronize(device)
+            start = time.perf_counter()
+            sliding_window(volume, model, request)
+            synchronize(device)
+            rates.append(1.0 / (time.perf_counter() - start))
+    return rates
+
+
+def sliding_window(volume: torch.Tensor, model: torch.nn.Module, request: MeasurementRequest) -> torch.Tensor:
+    """MONAI sliding-window inference with roi = patch size, overlap 0.5 and Gaussian weighting."""
+    roi = (request.size,) * 3
+    return sliding_window_inference(
+        volume, roi, request.sw_batch_size, model, overlap=SLIDING_WINDOW_OVERLAP, mode="gaussian"
+    )
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued CUDA work (no-op on CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+MEASUREMENTS = {
+    "training_memory": training_memory,
+    "inference_memory": inference_memory,
+    "inference_throughput": inference_throughput,
+}
+
+
+def run_measurement(request: MeasurementRequest) -> list[float]:
+    """Build the model on the requested device and measure ``request.quantity``; returns the raw values."""
+    device = torch.device(request.device)
+    model = build_requested_model(request).to(device)
+    if request.memory_limit_mb is not None:
+        cap_address_space(request.memory_limit_mb)
+    return MEASUREMENTS[request.quantity](model, request, device)

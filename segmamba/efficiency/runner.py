@@ -1,0 +1,172 @@
+"""Run each efficiency measurement in a fresh subprocess and assemble the JSON record.
+
+A fresh process per measurement keeps the peaks separable (a CPU peak RSS cannot be reset) and lets an
+out-of-memory failure, or the kernel's OOM killer, end that one measurement instead of the command. Such a
+failure is recorded as ``"OOM"``; any other failure in the subprocess is re-raised here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import platform
+import signal
+import statistics
+import traceback
+
+import torch
+
+from segmamba.efficiency.measure import (
+    DEFAULT_FACTORY,
+    QUANTITIES,
+    SLIDING_WINDOW_OVERLAP,
+    TRAINING_BATCH_SIZE,
+    TRAINING_STEPS,
+    MeasurementRequest,
+    load_factory,
+    run_measurement,
+)
+
+OOM = "OOM"
+OOM_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memory", "alloc_failed")
+UNITS = {"training_memory": "MB", "inference_memory": "MB", "inference_throughput": "cases/s"}
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether an exception means the device or the host ran out of memory."""
+    if isinstance(error, torch.OutOfMemoryError | MemoryError):
+        return True
+    return isinstance(error, RuntimeError) and any(text in str(error).lower() for text in OOM_MESSAGES)
+
+
+def _measure_in_child(request: MeasurementRequest, connection) -> None:
+    """Subprocess body: measure and send ``("ok", values)``, ``("oom", message)`` or ``("error", traceback)``."""
+    try:
+        connection.send(("ok", run_measurement(request)))
+    except BaseException as error:  # report everything to the parent, which decides what is fatal
+        kind = "oom" if is_out_of_memory(error) else "error"
+        connection.send((kind, str(error) if kind == "oom" else traceback.format_exc()))
+    finally:
+        connection.close()
+
+
+def measure_in_subprocess(request: MeasurementRequest) -> list[float] | str:
+    """Run one measurement in a fresh spawned process; returns its values or ``"OOM"``.
+
+    Raises RuntimeError when the subprocess fails for another reason.
+    """
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_measure_in_child, args=(request, sender), daemon=True)
+    process.start()
+    sender.close()
+    try:
+        kind, payload = receiver.recv()
+    except EOFError:  # the process died without reporting (e.g. killed by the kernel's OOM killer)
+        kind, payload = None, None
+    finally:
+        receiver.close()
+        process.join()
+    if kind == "ok":
+        return payload
+    if kind == "oom" or (kind is None and process.exitcode == -signal.SIGKILL):
+        return OOM
+    if kind == "error":
+        raise RuntimeError(f"efficiency measurement {request.quantity} of {request.model} failed:\n{payload}")
+    raise RuntimeError(f"efficiency measurement {request.quantity} of {request.model} died (exit {process.exitcode})")
+
+
+def summarise_quantity(values: list) -> dict:
+    """Median of the raw values, or ``"OOM"`` if any measurement ran out of memory."""
+    numbers = [v for v in values if v != OOM]
+    median = OOM if len(numbers) < len(values) else statistics.median(numbers)
+    return {"median": median, "values": values}
+
+
+def device_description(device: torch.device) -> str:
+    """Human-readable name of the device (GPU model or CPU model)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def measure_efficiency(
+    model: str,
+    size: int,
+    device: torch.device,
+    in_channels: int = 4,
+    out_channels: int = 4,
+    overrides: dict | None = None,
+    repeats: int = 3,
+    volume_size: tuple[int, int, int] | None = None,
+    sw_batch_size: int = 1,
+    factory: str = DEFAULT_FACTORY,
+    memory_limit_mb: float | None = None,
+) -> dict:
+    """Measure TM, IM and IT of one model at patch size ``size`` and return the JSON record.
+
+    Memory quantities run ``repeats`` fresh processes each; throughput runs one process with ``repeats``
+    timed passes. ``volume_size`` defaults to one patch (S, S, S).
+    """
+    overrides = dict(overrides or {})
+    volume_size = tuple(volume_size or (size,) * 3)
+    network = load_factory(factory)(model, in_channels, out_channels, patch_size=(size,) * 3, **overrides)
+    params = sum(p.numel() for p in network.parameters())
+    del network
+    base = MeasurementRequest(
+        quantity=QUANTITIES[0],
+        model=model,
+        size=size,
+        in_channels=in_channels,
+        out_channels=out_channels,
+        overrides=overrides,
+        device=str(device),
+        volume_size=volume_size,
+        repeats=repeats,
+        sw_batch_size=sw_batch_size,
+        factory=factory,
+        memory_limit_mb=memory_limit_mb,
+    )
+    results = {}
+    for quantity in QUANTITIES:
+        request = dataclasses.replace(base, quantity=quantity)
+        if quantity == "inference_throughput":
+            outcome = measure_in_subprocess(request)
+            values = [OOM] if outcome == OOM else outcome
+        else:
+            values = []
+            for _ in range(repeats):
+                outcome = measure_in_subprocess(request)
+                values.append(OOM if outcome == OOM else outcome[0])
+        results[quantity] = {**summarise_quantity(values), "unit": UNITS[quantity]}
+    return {
+        "model": model,
+        "size": size,
+        "patch_size": [size] * 3,
+        "in_channels": in_channels,
+        "out_channels": out_channels,
+        "overrides": overrides,
+        "params": params,
+        "device": device.type,
+        "device_name": device_description(device),
+        "torch_version": torch.__version__,
+        "cuda_version": torch.version.cuda,
+        "cudnn_version": torch.backends.cudnn.version() if device.type == "cuda" else None,
+        "amp": device.type == "cuda",
+        "repeats": repeats,
+        "training_batch_size": TRAINING_BATCH_SIZE,
+        "training_steps": TRAINING_STEPS,
+        "volume_size": list(volume_size),
+        "sw_batch_size": sw_batch_size,
+        "overlap": SLIDING_WINDOW_OVERLAP,
+        "memory_measure": "torch.cuda.max_memory_allocated" if device.type == "cuda" else "peak RSS (ru_maxrss)",
+        "memory_limit_mb": memory_limit_mb,
+        **results,
+    }

@@ -1,0 +1,124 @@
+"""File-level entry points that the workflow's ``render_*`` rules call: read results, write tables and figures.
+
+Each function takes plain paths (as the ``snakemake`` object provides them) and delegates to
+``segmamba.reporting.tables`` and ``segmamba.reporting.figures``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from segmamba.errors import InputError
+from segmamba.reporting import figures, paper, tables
+
+#: Image channel preferred for the visual comparison (FLAIR for BraTS; CT datasets have one channel).
+PREFERRED_CHANNELS = ("t2f", "flair", "CT")
+
+TITLES = {
+    "table2": "Table 2: BraTS2023 (Dice %, HD95 mm) and AIIB2023 (IoU, DLR, DBR %), seven methods",
+    "table3": "Table 3: CRC-500 (Dice %, HD95 mm), seven methods",
+    "table4": "Table 4: ablation of the GSC and ToM modules (Dice %, HD95 mm)",
+    "table5": "Table 5: efficiency (training memory TM, inference memory IM, inference throughput IT)",
+}
+
+
+def _read_all(layout: Mapping[str, str | os.PathLike]) -> dict[str, pd.DataFrame]:
+    """Read ``{model: metrics CSV}`` into ``{model: per-case frame}``."""
+    return {model: tables.read_case_metrics(path) for model, path in layout.items()}
+
+
+def make_table2(layout: Mapping[str, Mapping[str, str]], synthetic: Mapping[str, bool], prefix: str) -> None:
+    """Write Table 2 from ``{dataset: {model: metrics CSV}}`` to ``<prefix>.csv|.md|.tex``."""
+    metrics = {dataset: _read_all(models) for dataset, models in layout.items()}
+    tidy = tables.build_table2(metrics, synthetic)
+    tables.write_table(tidy, prefix, TITLES["table2"])
+
+
+def make_table3(layout: Mapping[str, str], synthetic: bool, prefix: str) -> None:
+    """Write Table 3 from ``{model: CRC-500 metrics CSV}`` to ``<prefix>.csv|.md|.tex``."""
+    tidy = tables.build_table3(_read_all(layout), synthetic)
+    tables.write_table(tidy, prefix, TITLES["table3"], [paper.TABLE3_NOTE])
+
+
+def make_table4(layout: Mapping[str, str], dataset: str, synthetic: bool, prefix: str) -> None:
+    """Write Table 4 from ``{model: metrics CSV}`` of the ablation dataset to ``<prefix>.csv|.md|.tex``."""
+    tidy = tables.build_table4(_read_all(layout), dataset, synthetic)
+    note = f"Dataset: {tables.DATASET_LABELS.get(dataset, dataset)} (the paper's ablation uses CRC-500)."
+    tables.write_table(tidy, prefix, TITLES["table4"], [note])
+
+
+def make_table5(paths: Sequence[str], reduced_scale: bool, prefix: str) -> None:
+    """Write Table 5 from efficiency JSONs to ``<prefix>.csv|.md|.tex``."""
+    tidy = tables.build_table5([tables.read_efficiency(path) for path in paths], reduced_scale)
+    tables.write_table(tidy, prefix, TITLES["table5"])
+
+
+def choose_channel(channel_names: Sequence[str]) -> int:
+    """Index of the image channel shown in the visual comparison (FLAIR if present, else the first)."""
+    lowered = [name.lower() for name in channel_names]
+    for preferred in PREFERRED_CHANNELS:
+        if preferred.lower() in lowered:
+            return lowered.index(preferred.lower())
+    return 0
+
+
+def make_figure4(
+    dataset: str,
+    root: str,
+    split_path: str,
+    gt_dir: str,
+    prediction_dirs: Mapping[str, str],
+    out_path: str,
+) -> None:
+    """Fig. 4 panel of one dataset: the first test case (sorted) with foreground, on its fullest slice.
+
+    Args:
+        dataset: dataset name (selects the reader of ``root``).
+        root: raw dataset folder (for the image).
+        split_path: split.json (its ``test`` list).
+        gt_dir: ground-truth label maps ``<case>.nii.gz``.
+        prediction_dirs: ``{model: prediction folder}`` in panel order.
+        out_path: PNG to write.
+    """
+    import nibabel as nib
+    import numpy as np
+
+    from segmamba.data.datasets import open_dataset
+
+    test_cases = sorted(json.loads(open(split_path).read())["test"])
+    if not test_cases:
+        raise InputError(f"{split_path}: the test split is empty; nothing to show")
+    chosen = test_cases[0]
+    for case in test_cases:
+        if np.asarray(nib.load(os.path.join(gt_dir, f"{case}.nii.gz")).dataobj).any():
+            chosen = case
+            break
+    reader = open_dataset(dataset, root)
+    case = reader.load_case(chosen)
+    channel = choose_channel(reader.info.channel_names)
+    ground_truth = np.asarray(nib.load(os.path.join(gt_dir, f"{chosen}.nii.gz")).dataobj)
+    predictions = {}
+    for model, folder in prediction_dirs.items():
+        path = os.path.join(folder, f"{chosen}.nii.gz")
+        if not os.path.exists(path):
+            raise InputError(f"case {chosen}: prediction {path} missing")
+        predictions[paper.method_label(model)] = np.asarray(nib.load(path).dataobj)
+    title = f"{tables.DATASET_LABELS.get(dataset, dataset)}: case {chosen}, {reader.info.channel_names[channel]}"
+    figures.plot_visual_comparison(case.image[channel], ground_truth, predictions, out_path, title)
+
+
+def make_training_curves(logs: Mapping[str, str], dataset: str, out_path: str) -> None:
+    """Training curves of every model on one dataset from ``{model: train_log.csv}``."""
+    frames = {paper.method_label(model): pd.read_csv(path) for model, path in logs.items()}
+    title = f"Training on {tables.DATASET_LABELS.get(dataset, dataset)}"
+    figures.plot_training_curves(frames, out_path, title)
+
+
+def make_efficiency_chart(paths: Sequence[str], out_path: str) -> None:
+    """Efficiency bar chart from efficiency JSONs."""
+    records = [tables.read_efficiency(path) for path in paths]
+    figures.plot_efficiency(records, out_path, "Efficiency (Table 5)")

@@ -1,0 +1,48 @@
+"""Figure functions: slice choice, files written, inputs checked."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segmamba.reporting import build, figures
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def test_select_slice_picks_the_fullest_slice():
+    label = np.zeros((8, 8, 6), dtype=np.int16)
+    label[2:4, 2:4, 1] = 1  # 4 voxels
+    label[1:6, 1:6, 4] = 2  # 25 voxels
+    assert figures.select_slice(label) == 4
+    assert figures.select_slice(np.zeros((4, 4, 6))) == 3  # empty: the middle slice
+
+
+def test_visual_comparison_writes_png_and_rejects_shape_mismatch(tmp_path):
+    image = np.random.default_rng(0).normal(size=(16, 16, 8)).astype(np.float32)
+    gt = np.zeros((16, 16, 8), dtype=np.int16)
+    gt[4:10, 4:10, 5] = 1
+    out = tmp_path / "fig4.png"
+    shown = figures.plot_visual_comparison(image, gt, {"A": gt, "B": np.zeros_like(gt)}, out, "test")
+    assert shown == 5
+    assert out.read_bytes()[:8] == PNG_SIGNATURE
+    with pytest.raises(ValueError, match="shape"):
+        figures.plot_visual_comparison(image, gt, {"A": gt[:, :, :4]}, tmp_path / "bad.png", "test")
+
+
+def test_training_curves_and_efficiency_chart_write_png(tmp_path):
+    log = pd.DataFrame({"epoch": [1, 2, 3], "loss": [1.0, 0.6, 0.4], "val_dice": [math.nan, 0.5, 0.7]})
+    figures.plot_training_curves({"SegMamba": log}, tmp_path / "curves.png", "test")
+    assert (tmp_path / "curves.png").read_bytes()[:8] == PNG_SIGNATURE
+    records = [{"model": "segmamba", "size": 32, "tm": 10.0, "im": 5.0, "it": 2.0, "status": "ok"},
+               {"model": "segmamba_m6", "size": 32, "tm": math.nan, "im": math.nan, "it": math.nan, "status": "OOM"}]
+    figures.plot_efficiency(records, tmp_path / "eff.png", "test")
+    assert (tmp_path / "eff.png").read_bytes()[:8] == PNG_SIGNATURE
+
+
+@pytest.mark.parametrize(("names", "index"), [(("t2w", "t2f", "t1n", "t1c"), 1), (("CT",), 0), (("a", "b"), 0)])
+def test_figure4_shows_flair_for_brats_and_the_only_channel_otherwise(names, index):
+    assert build.choose_channel(names) == index

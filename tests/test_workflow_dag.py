@@ -1,0 +1,112 @@
+"""Dry runs of the workflow: the full paper-scale DAG, partial targets, resources, checkpoint handling, lint."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from test_workflow_support import (
+    REPO,
+    copy_workflow,
+    expected_job_counts,
+    job_counts,
+    load_config,
+    merge,
+    run_snakemake,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """An isolated copy of the workflow (no results), shared by the dry runs of this module."""
+    return copy_workflow(tmp_path_factory.mktemp("workflow"))
+
+
+@pytest.fixture(scope="module")
+def paper_dry_run(workdir):
+    """Dry run of the default target at paper scale (synthetic stand-ins, every dataset, ablation, efficiency)."""
+    result = run_snakemake(workdir, "--dry-run", "--printshellcmds", "--config", "scale=paper")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+def test_paper_scale_dag_has_every_rule_with_the_expected_job_counts(paper_dry_run):
+    config = merge(load_config(REPO / "config.yaml"), {"scale": "paper"})
+    expected = expected_job_counts(config)
+    assert job_counts(paper_dry_run) == expected
+    # the shipped config runs everything: 3 datasets x 7 models + 3 ablation-only variants
+    assert expected["train_model"] == 24 and expected["benchmark_efficiency"] == 4
+
+
+def test_paper_scale_jobs_request_gpus_and_growing_runtime(paper_dry_run):
+    paper = load_config(REPO / "config.yaml")["scales"]["paper"]
+    train = paper["resources"]["train"]
+    train_jobs = [block for block in paper_dry_run.split("\n\n") if "rule train_model:" in block]
+    assert train_jobs
+    for block in train_jobs:
+        assert f"gpu={train['gpus']}" in block and f"cpus_per_gpu={train['cpus_per_gpu']}" in block
+        assert f"mem_mb={train['mem_mb']}" in block and f"runtime={train['runtime']}" in block
+        assert "--epochs 1000 --iters-per-epoch 250 --patch-size 128 128 128" in block
+    assert "checkpoint_final.pt" in paper_dry_run
+    assert "checkpoint_latest" not in paper_dry_run  # the resume state is never an output Snakemake deletes
+
+
+def test_attempt_scales_runtime_and_several_gpus_launch_ddp(workdir, tmp_path):
+    override = {"scales": {"paper": {"resources": {"train": {"gpus": 4}}}}}
+    (tmp_path / "multi.yaml").write_text(yaml.safe_dump(override))
+    result = run_snakemake(workdir, "results/crc500/models/segmamba/checkpoint_final.pt", "-n", "-p",
+                           "--configfile", str(tmp_path / "multi.yaml"), "--config", "scale=paper")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "--nproc 4" in result.stdout and "gpu=4" in result.stdout
+    # runtime is a function of the attempt: runtime x attempt (checked on the rule's callable)
+    common = (REPO / "workflow/rules/common.smk").read_text()
+    assert re.search(r'\["runtime"\] \* attempt', common)
+
+
+def test_real_dataset_roots_skip_synthesis(workdir, tmp_path):
+    roots = {}
+    for dataset in ("brats2023", "crc500"):
+        (tmp_path / dataset).mkdir()
+        roots[dataset] = {"root": str(tmp_path / dataset)}
+    (tmp_path / "roots.yaml").write_text(yaml.safe_dump({"datasets": roots}))
+    result = run_snakemake(workdir, "-n", "--configfile", str(tmp_path / "roots.yaml"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = merge(load_config(REPO / "config.yaml"), {"datasets": roots})
+    counts = job_counts(result.stdout)
+    assert counts == expected_job_counts(config)
+    assert counts["synthesize_dataset"] == 1  # only AIIB2023 still runs on a stand-in
+
+
+@pytest.mark.parametrize(
+    ("target", "present", "absent"),
+    [
+        ("preprocess_only", {"preprocess_dataset", "extract_ground_truth"}, {"train_model", "render_table2"}),
+        ("train_only", {"train_model", "preprocess_dataset"}, {"predict_test_set", "benchmark_efficiency"}),
+        ("efficiency", {"benchmark_efficiency", "render_table5", "render_efficiency_chart"}, {"train_model"}),
+        ("ablation", {"render_table4", "train_model"}, {"render_table2", "benchmark_efficiency"}),
+        ("tables", {"render_table2", "render_table3", "render_table4", "render_table5"}, {"render_figure4"}),
+        ("figures", {"render_figure4", "render_training_curves", "render_efficiency_chart"}, {"render_table2"}),
+    ],
+)
+def test_partial_targets(workdir, target, present, absent):
+    result = run_snakemake(workdir, "-n", target)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rules = set(job_counts(result.stdout))
+    assert present <= rules and not (absent & rules), rules
+
+
+def test_ablation_variants_only_train_on_the_ablation_dataset(workdir):
+    result = run_snakemake(workdir, "-n", "ablation")
+    assert result.returncode == 0, result.stderr[-3000:]
+    trained = set(re.findall(r"results/(\w+)/models/(\w+)/checkpoint_final\.pt", result.stdout))
+    assert {model for _, model in trained} == {"uxnet", "segmamba_m1", "segmamba_m2", "segmamba_m3", "segmamba"}
+    assert {dataset for dataset, _ in trained} == {"crc500"}
+
+
+def test_lint_passes(workdir):
+    result = run_snakemake(workdir, "--lint")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Congratulations" in result.stdout + result.stderr

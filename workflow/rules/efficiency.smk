@@ -1,0 +1,88 @@
+# Memory and speed of single models (Table 5).
+
+
+# ---------------------------------------------------------------------------------------------------------
+# benchmark_efficiency: peak training memory (one step, batch 2), peak inference memory (one patch)
+# and sliding-window throughput of one model at one input size on the job's device; out-of-memory is
+# recorded as "OOM", not a failure.
+# Output: results/efficiency/{model}_{size}.json.
+rule benchmark_efficiency:
+    output:
+        result="results/efficiency/{model}_{size}.json",
+    params:
+        in_channels=config["efficiency"]["in_channels"],
+        out_channels=config["efficiency"]["out_channels"],
+        repeats=SCALE["efficiency"]["repeats"],
+        overrides=model_overrides_of,
+    log:
+        "results/logs/benchmark_efficiency/{model}_{size}.log",
+    benchmark:
+        "results/benchmarks/benchmark_efficiency/{model}_{size}.tsv"
+    threads: job_threads("efficiency")
+    resources:
+        gpu=gpu_count("efficiency"),
+        cpus_per_gpu=cpus_per_gpu("efficiency"),
+        mem_mb=memory_mb("efficiency"),
+        runtime=runtime_minutes("efficiency"),
+    conda:
+        "../../envs/segmamba-gpu.yaml"
+    shell:
+        "segmamba efficiency --model {wildcards.model} --size {wildcards.size} --out {output.result}"
+        " --in-channels {params.in_channels} --out-channels {params.out_channels} --repeats {params.repeats}"
+        " --model-overrides {params.overrides:q} > {log} 2>&1"
+
+
+localrules:
+    render_table5,
+    render_efficiency_chart,
+
+
+# ---------------------------------------------------------------------------------------------------------
+# render_table5: TM, IM, IT and "is global" per model and size beside the paper's 128³ numbers.
+# Outputs: results/tables/table5.{csv,md,tex}.
+rule render_table5:
+    input:
+        efficiency_paths(),
+    output:
+        csv=report(
+            "results/tables/table5.csv",
+            caption="../report/table5.rst",
+            category="Efficiency",
+            subcategory="Table 5",
+            labels={"table": "Table 5", "metric": "TM, IM, IT"},
+        ),
+        md="results/tables/table5.md",
+        tex="results/tables/table5.tex",
+    params:
+        table="table5",
+        reduced_scale=config["scale"] != "paper",
+    log:
+        "results/logs/render_table5/table5.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/render_table.py"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# render_efficiency_chart: bar charts of TM, IM and IT per model and size (OOM marked).
+# Output: results/figures/efficiency.png.
+rule render_efficiency_chart:
+    input:
+        results=efficiency_paths(),
+    output:
+        figure=report(
+            "results/figures/efficiency.png",
+            caption="../report/efficiency.rst",
+            category="Efficiency",
+            subcategory="Chart",
+            labels={"figure": "Efficiency chart", "metric": "TM, IM, IT"},
+        ),
+    params:
+        figure="efficiency",
+    log:
+        "results/logs/render_efficiency_chart/efficiency.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/render_figure.py"

@@ -1,0 +1,119 @@
+# The paper's comparison tables (2, 3) and figures (Fig. 4 visual comparison, training curves).
+# Cheap rules: they run on the submitting machine (localrules) in the light analysis environment.
+
+
+localrules:
+    render_table2,
+    render_table3,
+    render_figure4,
+    render_training_curves,
+
+
+# ---------------------------------------------------------------------------------------------------------
+# render_table2: BraTS2023 WT/TC/ET/Avg Dice and HD95 + AIIB2023 IoU/DLR/DBR of the seven methods,
+# ours (mean ± std, Wilcoxon p vs SegMamba) beside the paper's numbers.
+# Outputs: results/tables/table2.{csv,md,tex}.
+rule render_table2:
+    input:
+        flat_paths(table2_layout()),
+    output:
+        csv=report(
+            "results/tables/table2.csv",
+            caption="../report/table2.rst",
+            category="Main results",
+            subcategory="BraTS2023 and AIIB2023",
+            labels={"table": "Table 2", "metric": "Dice, HD95, IoU, DLR, DBR"},
+        ),
+        md="results/tables/table2.md",
+        tex="results/tables/table2.tex",
+    params:
+        table="table2",
+        layout=table2_layout(),
+        synthetic=synthetic_flags(),
+    log:
+        "results/logs/render_table2/table2.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/render_table.py"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# render_table3: CRC-500 Dice and HD95 of the seven methods beside the paper's numbers.
+# Outputs: results/tables/table3.{csv,md,tex}.
+rule render_table3:
+    input:
+        flat_paths(table3_layout()),
+    output:
+        csv=report(
+            "results/tables/table3.csv",
+            caption="../report/table3.rst",
+            category="Main results",
+            subcategory="CRC-500",
+            labels={"table": "Table 3", "metric": "Dice, HD95"},
+        ),
+        md="results/tables/table3.md",
+        tex="results/tables/table3.tex",
+    params:
+        table="table3",
+        layout=table3_layout(),
+        synthetic=is_synthetic("crc500"),
+    log:
+        "results/logs/render_table3/table3.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/render_table.py"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# render_figure4: Fig. 4 style visual comparison of one dataset: one test slice with the image, the
+# ground truth and every method's prediction as overlays.
+# Output: results/figures/fig4_{dataset}.png.
+rule render_figure4:
+    input:
+        unpack(figure4_inputs),
+    output:
+        figure=report(
+            "results/figures/fig4_{dataset}.png",
+            caption="../report/fig4.rst",
+            category="Main results",
+            subcategory="{dataset}",
+            labels={"figure": "Fig. 4", "dataset": "{dataset}"},
+        ),
+    params:
+        figure="fig4",
+        dataset="{dataset}",
+        models=figure_models_of,
+    log:
+        "results/logs/render_figure4/{dataset}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/render_figure.py"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# render_training_curves: training loss and validation Dice per epoch of every model on a dataset.
+# Output: results/figures/training_curves_{dataset}.png.
+rule render_training_curves:
+    input:
+        logs=training_logs,
+    output:
+        figure=report(
+            "results/figures/training_curves_{dataset}.png",
+            caption="../report/training_curves.rst",
+            category="Training",
+            subcategory="{dataset}",
+            labels={"figure": "Training curves", "dataset": "{dataset}"},
+        ),
+    params:
+        figure="training_curves",
+        dataset="{dataset}",
+        models=figure_models_of,
+    log:
+        "results/logs/render_training_curves/{dataset}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/render_figure.py"
