@@ -80,7 +80,7 @@ def test_spatial_margin_covers_the_rotated_and_scaled_patch():
         angles = list(rng.uniform(-1, 1, 3) * math.radians(30))
         factor = float(rng.uniform(0.7, 1.4))
         margin = spatial_margin(PATCH, angles, factor)
-        region = torch.ones((1, *[p + 2 * m for p, m in zip(PATCH, margin)]))
+        region = torch.ones((1, *[p + 2 * m for p, m in zip(PATCH, margin, strict=True)]))
         out = spatial_transform(PATCH, angles, factor, config)({"image": region, "label": region.clone()})
         assert out["image"].shape == (1, *PATCH)
         assert torch.allclose(out["image"].as_tensor(), torch.ones(1, *PATCH), atol=1e-4)
@@ -110,7 +110,6 @@ def test_all_augmentations_keep_valid_outputs(brats_preprocessed):
     assert not torch.equal(augmented["image"], plain["image"])
 
 
-@pytest.mark.slow
 def test_workers_give_the_same_batches_as_no_workers(brats_preprocessed):
     folder, ids = brats_preprocessed
     batches = PatchBatches(folder, ids, PATCH, batch_size=2, seed=5)

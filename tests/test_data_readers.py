@@ -89,7 +89,8 @@ def test_generic_nnunet_dataset_with_two_channels(tmp_path):
         for channel in range(2):
             save(tmp_path / "imagesTr" / f"{case}_{channel:04d}.nii.gz", np.full((5, 6, 7), channel + 1.5, np.float32),
                  spacing=(0.6, 0.6, 3.6))
-        save(tmp_path / "labelsTr" / f"{case}.nii.gz", (np.arange(210).reshape(5, 6, 7) % 3).astype(np.uint8), spacing=(0.6, 0.6, 3.6))
+        label = (np.arange(210).reshape(5, 6, 7) % 3).astype(np.uint8)
+        save(tmp_path / "labelsTr" / f"{case}.nii.gz", label, spacing=(0.6, 0.6, 3.6))
     dataset = open_dataset("nnunet", tmp_path)
     assert dataset.case_ids() == ["prostate_01", "prostate_02"]
     assert dataset.info.modality == "MRI" and dataset.info.channel_names == ("T2", "ADC")

@@ -48,7 +48,8 @@ def published_state_dict_names() -> set[str]:
     for k in (1, 2, 3, 4, 5):
         names |= {f"encoder{k}.layer.conv{c}.conv.weight" for c in (1, 2, 3)}
     for k in (2, 3, 4, 5):
-        names |= {f"decoder{k}.transp_conv.conv.weight"} | {f"decoder{k}.conv_block.conv{c}.conv.weight" for c in (1, 2, 3)}
+        names.add(f"decoder{k}.transp_conv.conv.weight")
+        names |= {f"decoder{k}.conv_block.conv{c}.conv.weight" for c in (1, 2, 3)}
     names |= {"decoder1.layer.conv1.conv.weight", "decoder1.layer.conv2.conv.weight"}
     return names | {"out.conv.conv.weight", "out.conv.conv.bias"}
 
@@ -128,11 +129,12 @@ def test_every_registered_model_has_a_shape_test():
     assert set(list_models()) == set(NARROW)
 
 
+@pytest.mark.slow
 def test_anisotropic_input_and_backward_through_segmamba():
     torch.manual_seed(0)
     model = build_model("segmamba", 2, 3, patch_size=(32, 48, 32), feat_size=(4, 8, 8, 16), hidden_size=16)
-    out = model(torch.randn(2, 2, 32, 48, 32))
-    assert out.shape == (2, 3, 32, 48, 32)
+    out = model(torch.randn(1, 2, 32, 48, 32))
+    assert out.shape == (1, 3, 32, 48, 32)
     out.square().mean().backward()
     mixer = model.vit.stages[0][0].mamba
     for name in ("A_log", "A_b_log", "A_s_log", "D_s", "conv1d_b.weight", "x_proj_s.weight"):
@@ -182,7 +184,8 @@ def test_ablation_variants_differ_as_specified():
         return any(fragment in n for n in names)
 
     assert has(full, "vit.gscs.") and has(full, "mamba.A_b_log") and has(full, "mamba.conv1d_s.")
-    assert not has(m1, "vit.gscs.") and has(m1, "mamba.A_log") and not has(m1, "_b") and not has(m1, "_s.")
+    assert not has(m1, "vit.gscs.") and has(m1, "mamba.A_log") and has(m1, "mamba.conv1d.")
+    assert not any(has(m1, f"mamba.{p}") for p in ("A_b_log", "A_s_log", "D_b", "D_s", "conv1d_b", "x_proj_s"))
     assert has(m2, "vit.gscs.") and has(m2, "mamba.A_log") and not has(m2, "mamba.A_b_log")
     assert not has(m2, "mamba.x_proj_s")
     assert not has(m3, "vit.gscs.") and has(m3, "mamba.A_s_log") and has(m3, "mamba.dt_proj_b.")

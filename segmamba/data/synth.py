@@ -7,9 +7,9 @@ cubic ``size``^3 grid; CT volumes carry anisotropic spacing in the header and in
 - BraTS: brain-like ellipsoid (zero background) with white/grey texture, CSF ventricles and a nested tumour
   (NCR inside TC, ET = TC rim, ED = the rest of WT) with the usual contrasts: ED bright in FLAIR/T2,
   ET enhancing in T1c, NCR dark in T1c/T1 and bright in T2; bias field and Rician-like noise.
-- AIIB: chest CT with two lungs (-850 HU) and a branching airway tree (lumen -990 HU, wall -200 HU).
+- AIIB: chest CT with two lungs (-850 HU) and a branching airway tree (lumen -990 HU, wall -450 HU).
 - CRC: abdominal CT with fat, organs and a winding colon (air lumen, soft-tissue wall) carrying one
-  enhancing tumour (~100 HU) on its wall.
+  enhancing tumour (~110 HU) on its wall.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ BRATS_CONTRAST = {
     "brain": (0.55, 0.50, 0.80, 0.80),
     "csf": (1.10, 0.20, 0.30, 0.30),
     "ED": (0.95, 1.00, 0.60, 0.60),
-    "ET": (0.75, 0.80, 0.65, 1.30),
-    "NCR": (1.00, 0.55, 0.40, 0.35),
+    "ET": (0.75, 0.80, 0.65, 1.40),
+    "NCR": (1.00, 0.55, 0.35, 0.20),
 }
 
 
@@ -66,10 +66,10 @@ def brats_case(rng: np.random.Generator, size: int) -> tuple[list[np.ndarray], n
     wt_radii = size * rng.uniform(0.18, 0.26, 3)
     wt_center = brain_center + rng.uniform(-1, 1, 3) * np.maximum(brain_radii - wt_radii, 0) * 0.55
     wt = (ellipsoid_distance(shape, wt_center, wt_radii) + 0.12 * smooth_field(rng, shape) < 1) & brain
-    tc_radii = wt_radii * rng.uniform(0.50, 0.68, 3)
+    tc_radii = wt_radii * rng.uniform(0.55, 0.72, 3)
     tc_center = wt_center + rng.uniform(-0.15, 0.15, 3) * wt_radii
     tc = (ellipsoid_distance(shape, tc_center, tc_radii) + 0.10 * smooth_field(rng, shape) < 1) & wt
-    ncr = (ellipsoid_distance(shape, tc_center, tc_radii * rng.uniform(0.45, 0.65, 3)) < 1) & tc
+    ncr = (ellipsoid_distance(shape, tc_center, tc_radii * rng.uniform(0.45, 0.62, 3)) < 1) & tc
 
     label = np.zeros(shape, np.uint8)
     label[wt] = 2
@@ -108,12 +108,12 @@ def airway_segments(rng: np.random.Generator, size: int) -> list[tuple[np.ndarra
     segments = []
     trachea_start = np.array([size / 2, size * rng.uniform(0.45, 0.52), size + 2.0])
     stack = [(trachea_start, np.array([0.0, 0.0, -1.0]), size * rng.uniform(0.33, 0.40),
-              size * rng.uniform(0.065, 0.08), np.array([1.0, 0.0, 0.0]), 0)]
+              size * rng.uniform(0.08, 0.095), np.array([1.0, 0.0, 0.0]), 0)]
     while stack:
         start, direction, length, radius, side, generation = stack.pop()
         end = start + direction * length
         segments.append((start, end, radius))
-        if generation >= 4 or radius * 0.72 < 0.8:
+        if generation >= 4 or radius * 0.72 < 1.0:
             continue
         for sign in (-1, 1):
             angle = np.deg2rad(rng.uniform(25, 45))
@@ -143,9 +143,9 @@ def aiib_case(rng: np.random.Generator, size: int) -> tuple[list[np.ndarray], np
     hu = np.full(shape, -1000.0, np.float32)
     hu[body] = 35 + 15 * smooth_field(rng, shape)[body]
     hu[lungs & body] = -850 + 25 * smooth_field(rng, shape)[lungs & body]
-    hu[wall] = -200
+    hu[wall] = -450
     hu[lumen] = -990
-    hu = ndimage.gaussian_filter(hu, 0.5) + rng.normal(0, 20, shape)
+    hu = ndimage.gaussian_filter(hu, 0.3) + rng.normal(0, 20, shape)
     return [np.round(np.clip(hu, -1024, 3071)).astype(np.int16)], lumen.astype(np.uint8)
 
 
@@ -181,8 +181,8 @@ def crc_case(rng: np.random.Generator, size: int) -> tuple[list[np.ndarray], np.
     tumour_radii = size * np.array([*rng.uniform(0.10, 0.14, 2), rng.uniform(0.07, 0.10)])
     tumour = ((ellipsoid_distance(shape, tumour_center, np.maximum(tumour_radii, 3))
                + 0.1 * smooth_field(rng, shape) < 1) & ~(tube_distance < radius * 0.5) & body)
-    hu[tumour] = 100 + 10 * smooth_field(rng, shape)[tumour]
-    hu = ndimage.gaussian_filter(hu, 0.5) + rng.normal(0, 15, shape)
+    hu[tumour] = 110 + 10 * smooth_field(rng, shape)[tumour]
+    hu = ndimage.gaussian_filter(hu, 0.3) + rng.normal(0, 15, shape)
     return [np.round(np.clip(hu, -1024, 3071)).astype(np.int16)], tumour.astype(np.uint8)
 
 

@@ -36,7 +36,7 @@ from segmamba.training.config import MODEL_DEFINING_KEYS, TrainConfig
 from segmamba.training.preemption import StopRequest
 from segmamba.training.reporting import plot_training_curve, write_train_log
 from segmamba.training.schedule import poly_lr
-from segmamba.training.validation import validate
+from segmamba.training.validation import case_dice
 
 logger = logging.getLogger("segmamba.training")
 
@@ -201,6 +201,9 @@ class Trainer:
         if not self.train_ids:
             raise InputError(f"split file {config.split}: the train list is empty")
         self.val_ids = val_ids if config.max_val_cases is None else val_ids[: config.max_val_cases]
+        if not self.val_ids and self.ctx.is_main:
+            logger.warning("no validation cases in %s: no val Dice; checkpoint_best.pt = checkpoint_final.pt",
+                           config.split)
         self.iters_per_epoch = max(1, config.iters_per_epoch // self.ctx.world_size)
         self.total_iterations = config.epochs * self.iters_per_epoch
         self.spec = ckpt.model_spec(
@@ -236,11 +239,15 @@ class Trainer:
                     "use another --out folder or delete the checkpoint to start over"
                 )
         changed = sorted(k for k, v in self.config.to_dict().items() if saved.get(k) != v and k != "device")
-        if changed:
-            logger.warning("resuming %s with changed settings: %s", path, ", ".join(changed))
+        if payload.get("world_size", 1) != self.ctx.world_size:
+            changed.append(f"number of processes ({payload.get('world_size', 1)} -> {self.ctx.world_size})")
+        if changed and self.ctx.is_main:
+            logger.warning("resuming %s with changed settings (the run will differ from an uninterrupted one): %s",
+                           path, ", ".join(changed))
         self.model.load_state_dict(ckpt.unwrap_state_dict(payload["state_dict"]))
         self.optimizer.load_state_dict(payload["optimizer"])
-        self.scaler.load_state_dict(payload["scaler"])
+        if payload["scaler"] and self.scaler.is_enabled():  # empty when saved without AMP (e.g. on CPU)
+            self.scaler.load_state_dict(payload["scaler"])
         self.state = TrainingState(**payload["state"])
         restore_rng_states(payload["rng"])
         self.log(f"resumed from {path} at iteration {self.state.iteration}/{self.total_iterations}")
@@ -314,14 +321,19 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------- loop
     def validate(self) -> dict[str, float] | None:
-        """Sliding-window Dice on the validation cases (main process; None without validation cases)."""
+        """Sliding-window Dice on the validation cases, shared out over the processes (None without cases)."""
         if not self.val_ids:
             return None
-        result = validate(
-            self.model, self.config.preprocessed, self.val_ids, self.meta["regions"], self.config.patch_size,
-            overlap=self.config.val_overlap, sw_batch_size=self.config.val_sw_batch_size, amp=self.amp,
-        )
+        regions = self.meta["regions"]
+        local = [
+            case_dice(self.model, self.config.preprocessed, case_id, regions, self.config.patch_size,
+                      overlap=self.config.val_overlap, sw_batch_size=self.config.val_sw_batch_size, amp=self.amp)
+            for case_id in self.val_ids[self.ctx.rank:: self.ctx.world_size]
+        ]
         self.model.train()
+        sums = dist_utils.sum_across(self.ctx, [sum(case[name] for case in local) for name in regions], self.device)
+        result = {name: total / len(self.val_ids) for name, total in zip(regions, sums, strict=True)}
+        result["mean"] = sum(result.values()) / len(regions)
         return result
 
     def finish_epoch(self, lr: float, clock_start: float, elapsed_before: float) -> None:
@@ -331,7 +343,7 @@ class Trainer:
             self.ctx, [self.state.epoch_loss_sum, float(self.state.epoch_loss_count)], self.device
         )
         val = None
-        if self.ctx.is_main and (epoch % self.config.val_every == 0 or epoch == self.config.epochs):
+        if epoch % self.config.val_every == 0 or epoch == self.config.epochs:
             val = self.validate()
         self.state.elapsed_s = elapsed_before + time.monotonic() - clock_start
         row = {

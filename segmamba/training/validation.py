@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from torch import nn
 
+from segmamba.errors import InputError
 from segmamba.inference.sliding_window import predict_logits
 
 
@@ -20,31 +21,27 @@ def region_dice(prediction: np.ndarray, target: np.ndarray, labels: Sequence[int
     return 2.0 * int(np.logical_and(pred_mask, true_mask).sum()) / denominator
 
 
-def validate(
+def case_dice(
     model: nn.Module,
     preprocessed_dir: str,
-    case_ids: Sequence[str],
+    case_id: str,
     regions: dict[str, list[int]],
     roi_size: tuple[int, int, int],
     overlap: float = 0.5,
     sw_batch_size: int = 2,
     amp: bool = True,
 ) -> dict[str, float]:
-    """Mean Dice per region over ``case_ids`` (preprocessed grid), plus ``mean`` over the regions.
+    """Dice per region of one preprocessed case, predicted whole with a Gaussian sliding window (no TTA).
 
-    Each case is predicted whole with a Gaussian sliding window (no TTA); negative labels (outside the
-    nonzero mask) count as background.
+    Negative labels (outside the nonzero mask) count as background.
     """
     from segmamba.data.preprocessed import load_case
 
-    per_region: dict[str, list[float]] = {name: [] for name in regions}
-    for case_id in case_ids:
-        image, label, _ = load_case(preprocessed_dir, case_id)
-        prediction = predict_logits(model, image, roi_size, overlap, sw_batch_size, tta=False, amp=amp)
-        prediction = prediction.argmax(0).numpy()
-        target = np.asarray(label).reshape(prediction.shape)
-        for name, labels in regions.items():
-            per_region[name].append(region_dice(prediction, target, labels))
-    result = {name: float(np.mean(values)) for name, values in per_region.items()}
-    result["mean"] = float(np.mean(list(result.values())))
-    return result
+    image, label, _ = load_case(preprocessed_dir, case_id)
+    if label is None:
+        raise InputError(f"case {case_id}: {preprocessed_dir}/{case_id}/label.npy missing (needed for validation)")
+    prediction = predict_logits(model, image, roi_size, overlap, sw_batch_size, tta=False, amp=amp)
+    prediction = prediction.argmax(0).numpy()
+    target = np.asarray(label).reshape(prediction.shape)
+    return {name: region_dice(prediction, target, labels) for name, labels in regions.items()}
+
