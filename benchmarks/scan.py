@@ -7,7 +7,7 @@ lengths, so it is measured at --ref-backward-length (the table says so); the fas
 there too, and at full length.
 
 Usage: python benchmarks/scan.py [--length 32768] [--dim 96] [--state 16] [--batch 1] [--repeats 5]
-       [--backend cpu] [--ref-backward-length 4096] [--threads N]
+       [--backend cpu] [--ref-backward-length 2048] [--threads N]
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ def make_inputs(batch: int, dim: int, state: int, length: int, seed: int = 0) ->
     return {name: t.requires_grad_() for name, t in inputs.items()}
 
 
-def time_call(fn, repeats: int) -> float:
-    """Median wall time of fn() in milliseconds over ``repeats`` calls, after one warm-up call."""
-    fn()
+def time_call(fn, repeats: int, warmup: bool = True) -> float:
+    """Median wall time of fn() in milliseconds over ``repeats`` calls, after one warm-up call if asked."""
+    if warmup:
+        fn()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -48,8 +49,11 @@ def time_call(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def measure(scan, inputs: dict, repeats: int) -> tuple[float, float]:
-    """(forward ms, backward ms) of ``scan`` on ``inputs`` (backward = one backward of sum(y * g))."""
+def measure(scan, inputs: dict, repeats: int, warmup: bool = True) -> tuple[float, float]:
+    """(forward ms, backward ms) of ``scan`` on ``inputs`` (backward = one backward of sum(y * g)).
+
+    The warm-up call (JIT compilation / cache load) is skipped for the reference, which has none.
+    """
     grad = torch.randn(inputs["u"].shape, generator=torch.Generator().manual_seed(1))
 
     def forward():
@@ -62,11 +66,11 @@ def measure(scan, inputs: dict, repeats: int) -> tuple[float, float]:
         out.backward(grad)
         state.setdefault("times", []).append((time.perf_counter() - start) * 1e3)
 
-    forward_ms = time_call(forward, repeats)
+    forward_ms = time_call(forward, repeats, warmup)
     timings = {}
-    for _ in range(repeats + 1):
+    for _ in range(repeats + int(warmup)):
         backward_only(timings)
-    backward_ms = statistics.median(timings["times"][1:])
+    backward_ms = statistics.median(timings["times"][int(warmup) :])
     return forward_ms, backward_ms
 
 
@@ -80,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per measurement (default 5)")
     parser.add_argument("--backend", default="cpu", help="fast backend to compare: cpu or torch (default cpu)")
     parser.add_argument(
-        "--ref-backward-length", type=int, default=4096, help="length for the reference backward (default 4096)"
+        "--ref-backward-length", type=int, default=2048, help="length for the reference backward (default 2048)"
     )
     parser.add_argument("--threads", type=int, default=None, help="torch/numba threads (default: library default)")
     args = parser.parse_args(argv)
@@ -99,9 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     ref_repeats = max(1, min(args.repeats, 3))
 
     fast_fwd, fast_bwd = measure(fast, full, args.repeats)
-    ref_fwd = time_call(lambda: _no_grad(selective_scan_ref, full), ref_repeats)
+    ref_fwd = time_call(lambda: _no_grad(selective_scan_ref, full), ref_repeats, warmup=False)
     fast_fwd_short, fast_bwd_short = measure(fast, short, args.repeats)
-    ref_fwd_short, ref_bwd_short = measure(selective_scan_ref, short, ref_repeats)
+    ref_fwd_short, ref_bwd_short = measure(selective_scan_ref, short, ref_repeats, warmup=False)
 
     long_l, short_l = args.length, short["u"].shape[-1]
     rows = [
@@ -112,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(f"selective scan, batch {args.batch}, D={args.dim}, N={args.state}, fast backend '{args.backend}', "
           f"torch threads {torch.get_num_threads()}")  # fmt: skip
-    header = f"{'pass':<9}{'L':>7}{'reference ms':>15}{'fast ms':>10}{'ref steps/s':>13}{'fast steps/s':>14}{'ratio':>8}"
+    header = (
+        f"{'pass':<9}{'L':>7}{'reference ms':>15}{'fast ms':>10}{'ref steps/s':>13}{'fast steps/s':>14}{'ratio':>8}"
+    )
     print(header)
     print("-" * len(header))
     for i, (name, length, ref_ms, fast_ms) in enumerate(rows):

@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from segmamba.models import build_model, count_parameters, list_models, model_parameter_count
-from segmamba.models.blocks import GatedSpatialConv, UXBlock
+from segmamba.models.blocks import GatedSpatialConv, GlobalSelfAttention, UXBlock
+from segmamba.models.blocks.attention import heads_for
 from segmamba.models.nets import SegMamba
 
 NARROW_SEGMAMBA = {"feat_size": (8, 16, 32, 64), "hidden_size": 64}
@@ -192,3 +193,23 @@ def test_ablation_variants_differ_as_specified():
     assert has(m6, "vit.gscs.") and has(m6, "attn.qkv.weight") and not has(m6, "mamba")
     assert m3 == full - {n for n in full if "vit.gscs." in n}
     assert m2 == {n for n in full if not any(s in n for s in ("_b.", "_s.", "_b_log", "_s_log", "D_b", "D_s"))}
+
+
+@pytest.mark.parametrize("kernel", ["auto", "math"])
+def test_global_attention_matches_softmax_attention_written_out(kernel):
+    torch.manual_seed(0)
+    attention = GlobalSelfAttention(32, head_dim=16, kernel=kernel)
+    assert attention.num_heads == 2
+    tokens = torch.randn(2, 10, 32)
+    q, k, v = attention.qkv(tokens).chunk(3, dim=-1)
+
+    def heads(t):
+        return t.view(2, 10, 2, 16).transpose(1, 2)
+
+    weights = torch.softmax(heads(q) @ heads(k).transpose(-1, -2) / 4.0, dim=-1)
+    expected = attention.proj((weights @ heads(v)).transpose(1, 2).reshape(2, 10, 32))
+    torch.testing.assert_close(attention(tokens, (2, 5, 1)), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_attention_heads_divide_channels():
+    assert [heads_for(c, 16) for c in (48, 96, 192, 384, 8, 24, 40)] == [3, 6, 12, 24, 1, 1, 2]

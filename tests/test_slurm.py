@@ -46,8 +46,8 @@ TEST_OVERRIDES = (
     "--latency-wait", "5",
 )
 WORKFLOW_TIMEOUT_S = 900
-# The smallest configuration that still builds tables: synthetic BraTS, SegMamba only, two training
-# iterations, and one efficiency measurement.
+# The smallest configuration that still builds tables: synthetic BraTS, SegMamba only, one training
+# iteration, and one efficiency measurement.
 TINY_CONFIG = {
     "datasets": {
         "brats2023": {"activate": True, "root": None},
@@ -59,13 +59,13 @@ TINY_CONFIG = {
     "efficiency": {"activate": True, "models": ["segmamba"]},
     "scales": {"demo": {
         "synthetic": {"cases": 8, "size": 32, "seed": 0},
-        "train": {"epochs": 1, "iters_per_epoch": 2, "patch_size": [32, 32, 32], "batch_size": 1,
+        "train": {"epochs": 1, "iters_per_epoch": 1, "patch_size": [32, 32, 32], "batch_size": 1,
                   "val_every": 1, "max_val_cases": 1, "num_workers": 0},
         "efficiency": {"sizes": [32], "repeats": 1},
     }},
 }
-# The preempted training: long enough to be stopped after its first epoch.
-PREEMPT_CONFIG = {"scales": {"demo": {"train": {"epochs": 6, "iters_per_epoch": 4, "val_every": 3}}}}
+# The preempted training: stopped in its second epoch, as soon as the first one is checkpointed.
+PREEMPT_CONFIG = {"scales": {"demo": {"train": {"epochs": 3, "iters_per_epoch": 2, "val_every": 3}}}}
 
 
 def packages_installed() -> bool:
@@ -93,7 +93,7 @@ def local_slurm(command: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def slurm_cluster():
+def slurm_cluster(tmp_path_factory):
     """A running local SLURM cluster with fake GPUs; skipped only without root or installable packages."""
     if os.geteuid() != 0:
         pytest.skip("needs root: local-slurm.sh installs slurm-wlm with apt and starts the SLURM daemons")
@@ -114,28 +114,29 @@ def slurm_cluster():
         try:
             yield
         finally:
-            cancel_jobs_since(started)
+            cancel_jobs(started, tmp_path_factory.getbasetemp())
             if not was_running:
                 local_slurm("down")
 
 
-def cancel_jobs_since(started: float) -> None:
-    """Cancel this test's jobs that are still pending or running (after a failure)."""
-    jobs = sacct_jobs(started)
+def cancel_jobs(started: float, folder: Path) -> None:
+    """Cancel the jobs run from ``folder`` that are still pending or running (after a failure)."""
+    jobs = sacct_jobs(started, folder)
     active = [job["JobID"] for job in jobs if job["State"] in ("PENDING", "RUNNING", "REQUEUED")]
     if active:
         subprocess.run(["scancel", *active], capture_output=True)
 
 
-def sacct_jobs(since: float) -> list[dict[str, str]]:
-    """Accounting records (one per job, without steps) of jobs submitted since the epoch time ``since``."""
+def sacct_jobs(since: float, folder: Path) -> list[dict[str, str]]:
+    """Accounting records (one per job, without steps) since the epoch time ``since`` of jobs run in ``folder``."""
     fields = ["JobID", "State", "ExitCode", "ReqMem", "Timelimit", "AllocCPUS", "SubmitLine"]
     start = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(since - 1))
     result = subprocess.run(["sacct", "-X", "-P", "-n", "-S", start, "-o", ",".join(fields)],
                             capture_output=True, text=True, check=True)
     # SubmitLine is last and may contain '|' inside the wrapped command: split at most len(fields) - 1 times
-    return [dict(zip(fields, line.split("|", len(fields) - 1), strict=True))
+    jobs = [dict(zip(fields, line.split("|", len(fields) - 1), strict=True))
             for line in result.stdout.splitlines() if line.strip()]
+    return [job for job in jobs if f" -D {folder}" in job["SubmitLine"]]
 
 
 def rule_of(job: dict[str, str]) -> str:
@@ -190,7 +191,7 @@ def workflow_run(slurm_cluster, tmp_path_factory):
     result = run_snakemake(workdir, "--configfile", "tiny.yaml", "--retries", "0")
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"snakemake --profile slurm failed (rc {result.returncode}):\n{output[-5000:]}"
-    return {"workdir": workdir, "output": output, "jobs": sacct_jobs(started), "seconds": time.time() - started}
+    return {"workdir": workdir, "output": output, "jobs": sacct_jobs(started, workdir)}
 
 
 def configured_resources() -> dict:
@@ -256,9 +257,9 @@ def wait_for(condition, timeout_s: float, what: str, process: subprocess.Popen) 
         time.sleep(0.2)
 
 
-def running_job_of_rule(rule: str, since: float) -> str | None:
-    """The SLURM job id of a running job of ``rule`` submitted since ``since``, if any."""
-    for job in sacct_jobs(since):
+def running_job_of_rule(rule: str, since: float, folder: Path) -> str | None:
+    """The SLURM job id of a running job of ``rule`` run in ``folder`` since ``since``, if any."""
+    for job in sacct_jobs(since, folder):
         if job["State"] == "RUNNING" and rule_of(job) == rule:
             return job["JobID"]
     return None
@@ -279,7 +280,7 @@ def test_training_stopped_with_sigterm_resumes_from_its_checkpoint(workflow_run,
     try:
         # stop the job as soon as its first epoch is checkpointed (SLURM delivers SIGTERM to the job's step)
         wait_for(lambda: (run_dir / "checkpoint_latest.pt").exists(), 600, "the first checkpoint", process)
-        job_id = running_job_of_rule("train_model", started)
+        job_id = running_job_of_rule("train_model", started, workdir)
         assert job_id, "the training is not running as a SLURM job"
         subprocess.run(["scancel", "--signal=TERM", job_id], check=True)
         stop_line = re.compile(r"SIGTERM received: saved checkpoint_latest\.pt at iteration (\d+)")
@@ -292,7 +293,7 @@ def test_training_stopped_with_sigterm_resumes_from_its_checkpoint(workflow_run,
             process.kill()
     assert process.returncode == 0, f"the retry did not finish the training:\n{output[-5000:]}"
 
-    train_jobs = [job for job in sacct_jobs(started) if rule_of(job) == "train_model"]
+    train_jobs = [job for job in sacct_jobs(started, workdir) if rule_of(job) == "train_model"]
     assert [job["State"] for job in train_jobs] == ["FAILED", "COMPLETED"], train_jobs
     assert train_jobs[0]["JobID"] == job_id
     # the retry asks for twice the runtime (runtime x attempt)

@@ -39,9 +39,9 @@ def single_torch_thread():
         torch.set_num_threads(previous)
 
 
-def crop_with_padding(array: np.ndarray, lower, size) -> np.ndarray:
-    """Copy the box [lower, lower + size) of the spatial axes of (C, X, Y, Z) ``array``; outside is 0."""
-    out = np.zeros((array.shape[0], *size), dtype=array.dtype)
+def crop_with_padding(array: np.ndarray, lower, size, dtype=np.float32) -> np.ndarray:
+    """Copy the box [lower, lower + size) of the spatial axes of (C, X, Y, Z) ``array`` as ``dtype``; outside is 0."""
+    out = np.zeros((array.shape[0], *size), dtype=dtype)
     src, dst = [], []
     for lo, n, extent in zip(lower, size, array.shape[1:], strict=True):
         start, stop = max(lo, 0), min(lo + n, extent)
@@ -117,8 +117,8 @@ class PatchBatches:
         margin = spatial_margin(self.patch_size, *spatial) if spatial else [0, 0, 0]
         region_lower = [lo - m for lo, m in zip(lower, margin, strict=True)]
         region_size = [p + 2 * m for p, m in zip(self.patch_size, margin, strict=True)]
-        data = {"image": torch.from_numpy(crop_with_padding(image, region_lower, region_size).astype(np.float32)),
-                "label": torch.from_numpy(crop_with_padding(label, region_lower, region_size).astype(np.float32))}
+        data = {"image": torch.from_numpy(crop_with_padding(image, region_lower, region_size)),
+                "label": torch.from_numpy(crop_with_padding(label, region_lower, region_size))}
         if self.augmentation:
             if self._transforms is None:
                 self._transforms = intensity_and_mirror_transforms(self.augmentation)

@@ -76,7 +76,7 @@ _SPECS = (
     ModelSpec("segmamba_m3", "ablation M3: ToM without GSC",
               _segmamba_builder, {**_UNET_STYLE, **_MAMBA}, {"mixer": "tom", "use_gsc": False}),
     ModelSpec("segmamba_m6", "ablation M6: GSC + global multi-head self-attention instead of ToM",
-              _segmamba_builder, {**_UNET_STYLE, **_GSC, "attention_head_dim": 16},
+              _segmamba_builder, {**_UNET_STYLE, **_GSC, "attention_head_dim": 16, "attention_kernel": "auto"},
               {"mixer": "attention", "use_gsc": True}),
     ModelSpec("segresnet", "MONAI SegResNet, init_filters 32, blocks (1,2,2,4)/(1,1,1), dropout 0.2",
               build_segresnet,

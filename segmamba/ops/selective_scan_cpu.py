@@ -14,7 +14,7 @@ import torch
 from segmamba.ops import scan_kernels
 from segmamba.ops.selective_scan_ref import scan_compute_dtype
 
-CHUNK = 32
+CHUNK = 64
 
 
 def _groups(batch: int, dim: int) -> int:

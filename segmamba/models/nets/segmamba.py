@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -20,12 +20,19 @@ from segmamba.models.nets.unetr_style import UnetrStyleNet
 MIXERS = ("tom", "mamba", "attention")
 
 
-def _make_token_layer(channels: int, mixer: str, d_state: int, d_conv: int, expand: int, head_dim: int) -> nn.Module:
-    """One residual token-mixing layer with the requested mixer."""
-    if mixer == "attention":
-        return TokenMixerLayer(channels, GlobalSelfAttention(channels, head_dim), mixer_name="attn")
-    directions = DIRECTIONS if mixer == "tom" else ("forward",)
-    return TokenMixerLayer(channels, TriOrientedMamba(channels, d_state, d_conv, expand, directions))
+def token_layer_factory(
+    mixer: str, d_state: int, d_conv: int, expand: int, head_dim: int, attention_kernel: str
+) -> Callable[[int], nn.Module]:
+    """A function ``channels -> residual token-mixing layer`` with the requested mixer."""
+
+    def make_layer(channels: int) -> nn.Module:
+        if mixer == "attention":
+            attention = GlobalSelfAttention(channels, head_dim, attention_kernel)
+            return TokenMixerLayer(channels, attention, mixer_name="attn")
+        directions = DIRECTIONS if mixer == "tom" else ("forward",)
+        return TokenMixerLayer(channels, TriOrientedMamba(channels, d_state, d_conv, expand, directions))
+
+    return make_layer
 
 
 class MambaEncoder(nn.Module):
@@ -36,9 +43,8 @@ class MambaEncoder(nn.Module):
         in_chans: input channels.
         depths: token layers per stage.
         dims: channels per stage.
-        mixer: ``"tom"`` (tri-orientated Mamba), ``"mamba"`` (forward only) or ``"attention"`` (global MHSA).
-        use_gsc: put one GSC block before each stage's token layers (identity when False).
-        gsc_gate, d_state, d_conv, expand, attention_head_dim: see :class:`SegMamba`.
+        make_layer: ``channels -> token-mixing layer`` (see :func:`token_layer_factory`).
+        gsc_gate: GSC combination (``"add"`` / ``"multiply"``), or None for no GSC (identity).
     """
 
     def __init__(
@@ -46,13 +52,8 @@ class MambaEncoder(nn.Module):
         in_chans: int,
         depths: Sequence[int],
         dims: Sequence[int],
-        mixer: str,
-        use_gsc: bool,
-        gsc_gate: str,
-        d_state: int,
-        d_conv: int,
-        expand: int,
-        attention_head_dim: int,
+        make_layer: Callable[[int], nn.Module],
+        gsc_gate: str | None,
     ) -> None:
         super().__init__()
         stem = nn.Sequential(nn.Conv3d(in_chans, dims[0], kernel_size=7, stride=2, padding=3))
@@ -61,10 +62,11 @@ class MambaEncoder(nn.Module):
             for i in range(1, len(dims))
         ]
         self.downsample_layers = nn.ModuleList([stem, *downsamples])
-        self.gscs = nn.ModuleList([GatedSpatialConv(d, gsc_gate) if use_gsc else nn.Identity() for d in dims])
+        self.gscs = nn.ModuleList(
+            nn.Identity() if gsc_gate is None else GatedSpatialConv(d, gsc_gate) for d in dims
+        )
         self.stages = nn.ModuleList(
-            nn.Sequential(*[_make_token_layer(d, mixer, d_state, d_conv, expand, attention_head_dim) for _ in range(n)])
-            for d, n in zip(dims, depths, strict=True)
+            nn.Sequential(*[make_layer(d) for _ in range(n)]) for d, n in zip(dims, depths, strict=True)
         )
         self.skip_norms = nn.ModuleList(nn.InstanceNorm3d(d) for d in dims)
         self.mlps = nn.ModuleList(MlpChannel(d, 2 * d) for d in dims)
@@ -101,6 +103,8 @@ class SegMamba(UnetrStyleNet):
         gsc_gate: ``"add"`` (published code, default) or ``"multiply"`` (paper).
         d_state, d_conv, expand: Mamba state size, conv width and expansion, default ``16``, ``4``, ``2``.
         attention_head_dim: channels per head of the attention mixer, default ``16``.
+        attention_kernel: ``"auto"`` (PyTorch picks, possibly a fused kernel) or ``"math"`` (explicit L x L
+            attention matrix), default ``"auto"``.
 
     Shapes: input B in D H W (each a multiple of 16, at least 32), output B out D H W.
 
@@ -127,15 +131,15 @@ class SegMamba(UnetrStyleNet):
         d_conv: int = 4,
         expand: int = 2,
         attention_head_dim: int = 16,
+        attention_kernel: str = "auto",
     ) -> None:
         super().__init__()
         if mixer not in MIXERS:
             raise ValueError(f"mixer must be one of {MIXERS}, got {mixer!r}")
         if len(depths) != 4 or len(feat_size) != 4:
             raise ValueError(f"depths and feat_size need 4 entries, got {list(depths)} and {list(feat_size)}")
-        self.vit = MambaEncoder(
-            in_chans, depths, feat_size, mixer, use_gsc, gsc_gate, d_state, d_conv, expand, attention_head_dim
-        )
+        make_layer = token_layer_factory(mixer, d_state, d_conv, expand, attention_head_dim, attention_kernel)
+        self.vit = MambaEncoder(in_chans, depths, feat_size, make_layer, gsc_gate if use_gsc else None)
         self._build_decoder(in_chans, out_chans, feat_size, hidden_size, norm_name, res_block)
 
     def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
