@@ -16,6 +16,7 @@ import argparse
 import statistics
 import time
 
+import numba
 import torch
 
 from segmamba.ops import selective_scan_ref, selective_scan_with_backend
@@ -37,22 +38,27 @@ def make_inputs(batch: int, dim: int, state: int, length: int, seed: int = 0) ->
     return {name: t.requires_grad_() for name, t in inputs.items()}
 
 
-def time_call(fn, repeats: int, warmup: bool = True) -> float:
-    """Median wall time of fn() in milliseconds over ``repeats`` calls, after one warm-up call if asked."""
+def time_call(fn, repeats: int, warmup: bool = True) -> tuple[float, float]:
+    """Median (wall ms, process CPU ms) of fn() over ``repeats`` calls, after one warm-up call if asked.
+
+    CPU time sums all threads of this process; it is less affected by other processes sharing the cores.
+    """
     if warmup:
         fn()
-    times = []
+    walls, cpus = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+        walls.append((time.perf_counter() - wall) * 1e3)
+        cpus.append((time.process_time() - cpu) * 1e3)
+    return statistics.median(walls), statistics.median(cpus)
 
 
-def measure(scan, inputs: dict, repeats: int, warmup: bool = True) -> tuple[float, float]:
-    """(forward ms, backward ms) of ``scan`` on ``inputs`` (backward = one backward of sum(y * g)).
+def measure(scan, inputs: dict, repeats: int, warmup: bool = True) -> tuple[tuple, tuple]:
+    """((wall, cpu) forward ms, (wall, cpu) backward ms) of ``scan`` on ``inputs``.
 
-    The warm-up call (JIT compilation / cache load) is skipped for the reference, which has none.
+    Backward is one ``out.backward(g)`` after an untimed forward. The warm-up call (JIT compilation or
+    cache load) is skipped for the reference, which has none.
     """
     grad = torch.randn(inputs["u"].shape, generator=torch.Generator().manual_seed(1))
 
@@ -60,17 +66,19 @@ def measure(scan, inputs: dict, repeats: int, warmup: bool = True) -> tuple[floa
         with torch.no_grad():
             return scan(**inputs, delta_softplus=True)
 
-    def backward_only(state={}):  # noqa: B006 - forward output reused between timed backward calls
-        out = scan(**inputs, delta_softplus=True)
-        start = time.perf_counter()
-        out.backward(grad)
-        state.setdefault("times", []).append((time.perf_counter() - start) * 1e3)
+    outputs = []
+
+    def backward():
+        outputs.pop().backward(grad)
 
     forward_ms = time_call(forward, repeats, warmup)
-    timings = {}
+    walls, cpus = [], []
     for _ in range(repeats + int(warmup)):
-        backward_only(timings)
-    backward_ms = statistics.median(timings["times"][int(warmup) :])
+        outputs.append(scan(**inputs, delta_softplus=True))
+        wall, cpu = time_call(backward, 1, warmup=False)
+        walls.append(wall)
+        cpus.append(cpu)
+    backward_ms = statistics.median(walls[int(warmup) :]), statistics.median(cpus[int(warmup) :])
     return forward_ms, backward_ms
 
 
@@ -89,8 +97,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch/numba threads (default: library default)")
     args = parser.parse_args(argv)
     if args.threads:
-        import numba
-
         torch.set_num_threads(args.threads)
         numba.set_num_threads(args.threads)
 
@@ -108,26 +114,29 @@ def main(argv: list[str] | None = None) -> int:
     ref_fwd_short, ref_bwd_short = measure(selective_scan_ref, short, ref_repeats, warmup=False)
 
     long_l, short_l = args.length, short["u"].shape[-1]
+    scale = long_l / short_l
     rows = [
-        ("forward", long_l, ref_fwd, fast_fwd),
-        ("forward", short_l, ref_fwd_short, fast_fwd_short),
-        ("backward", short_l, ref_bwd_short, fast_bwd_short),
-        ("backward", long_l, ref_bwd_short * long_l / short_l, fast_bwd),
+        ("forward", long_l, ref_fwd, fast_fwd, ""),
+        ("forward", short_l, ref_fwd_short, fast_fwd_short, ""),
+        ("backward", short_l, ref_bwd_short, fast_bwd_short, ""),
+        ("backward", long_l, (ref_bwd_short[0] * scale, ref_bwd_short[1] * scale), fast_bwd, "*"),
     ]
     print(f"selective scan, batch {args.batch}, D={args.dim}, N={args.state}, fast backend '{args.backend}', "
-          f"torch threads {torch.get_num_threads()}")  # fmt: skip
+          f"threads: torch {torch.get_num_threads()}, numba {numba.get_num_threads()}")  # fmt: skip
     header = (
-        f"{'pass':<9}{'L':>7}{'reference ms':>15}{'fast ms':>10}{'ref steps/s':>13}{'fast steps/s':>14}{'ratio':>8}"
+        f"{'pass':<9}{'L':>6}{'ref ms':>11}{'fast ms':>9}{'fast steps/s':>13}{'ratio':>8}"
+        f"{'ref CPU ms':>12}{'fast CPU ms':>12}{'CPU ratio':>10}"
     )
     print(header)
     print("-" * len(header))
-    for i, (name, length, ref_ms, fast_ms) in enumerate(rows):
-        mark = "*" if i == len(rows) - 1 else " "
+    for name, length, (ref_wall, ref_cpu), (fast_wall, fast_cpu), mark in rows:
         print(
-            f"{name:<9}{length:>7}{ref_ms:>14.1f}{mark}{fast_ms:>10.2f}{length / ref_ms * 1e3:>13.0f}"
-            f"{length / fast_ms * 1e3:>14.0f}{ref_ms / fast_ms:>7.1f}x"
+            f"{name:<9}{length:>6}{ref_wall:>10.1f}{mark or ' '}{fast_wall:>9.2f}{length / fast_wall * 1e3:>13.0f}"
+            f"{ref_wall / fast_wall:>7.1f}x{ref_cpu:>11.1f}{mark or ' '}{fast_cpu:>12.2f}{ref_cpu / fast_cpu:>9.1f}x"
         )
-    print(f"* reference backward at L={long_l} extrapolated linearly from L={short_l} (not run: too slow)")
+    print(f"* reference backward at L={long_l} extrapolated linearly from L={short_l} (too slow to run)")
+    print("ratio: wall-clock speed-up; CPU ratio: speed-up in process CPU time (all threads), which depends")
+    print("less on other processes sharing the cores. Median of --repeats calls (reference: at most 3).")
     return 0
 
 

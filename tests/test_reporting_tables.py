@@ -125,13 +125,18 @@ def test_table4_has_module_marks_and_ablation_paper_values(tmp_path, crc_layout)
 
 
 def test_table5_shows_oom_and_paper_values_only_at_128(tmp_path):
+    def quantity(value):
+        return {"median": value, "values": [value]}
+
+    def record(model, size, tm, im, it, device):
+        return {"model": model, "size": size, "device": "cuda", "device_name": device,
+                "training_memory": quantity(tm), "inference_memory": quantity(im),
+                "inference_throughput": quantity(it)}
+
     records = [
-        {"model": "segmamba", "size": 128, "train_memory_mb": 17000.0, "inference_memory_mb": 6000.0,
-         "inference_cases_per_s": 1.4, "device": "A100"},
-        {"model": "segmamba_m6", "size": 128, "train_memory_mb": "OOM", "inference_memory_mb": "OOM",
-         "inference_cases_per_s": "OOM", "device": "A100"},
-        {"model": "uxnet", "size": 32, "train_memory_mb": 100.0, "inference_memory_mb": 50.0,
-         "inference_cases_per_s": 9.0, "device": "cpu"},
+        record("segmamba", 128, 17000.0, 6000.0, 1.4, "A100"),
+        record("segmamba_m6", 128, "OOM", "OOM", "OOM", "A100"),
+        record("uxnet", 32, 100.0, 50.0, 9.0, "cpu"),
     ]
     paths = []
     for record in records:
@@ -174,3 +179,10 @@ def test_format_p_value(p_value, text):
 
 def test_latex_escape_handles_specials():
     assert tables.latex_escape("Dice (%) ± 1_2 & Δ") == r"Dice (\%) $\pm$ 1\_2 \& $\Delta$"
+
+
+def test_efficiency_json_without_quantities_is_an_input_error(tmp_path):
+    path = tmp_path / "eff.json"
+    path.write_text(json.dumps({"model": "segmamba", "size": 32}))
+    with pytest.raises(InputError, match="training_memory"):
+        tables.read_efficiency(path)

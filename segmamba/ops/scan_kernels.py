@@ -104,7 +104,10 @@ def float32_bits_as_int(typingctx, value):
 
 
 def fast_exp(x):
-    """exp(x) for numba code: vectorisable polynomial for float32, ``math.exp`` for float64."""
+    """exp(x) for numba code: vectorisable polynomial for float32, ``math.exp`` for float64.
+
+    float32 arguments are clamped to [-87.34, 88]: results saturate at 2^-126 and ~1.65e38 (no inf).
+    """
     raise NotImplementedError("callable from numba-compiled code only")
 
 
@@ -201,20 +204,25 @@ def store_chunk_channel_major(buf, dst, b, c0, t0):
 
 @cached_njit(fastmath=KERNEL_FASTMATH)
 def delta_to_dt(buf, bias, use_softplus, grad_factor):
-    """In place: buf = softplus?(buf + bias) (buf: steps x channels); grad_factor = d dt / d delta."""
+    """In place: buf = softplus?(buf + bias) (buf: steps x channels).
+
+    grad_factor (same shape) receives d dt / d delta; pass an empty array when it is not needed.
+    """
     steps, channels = buf.shape
-    if not use_softplus:
+    with_factor = grad_factor.shape[0] > 0
+    if with_factor and not use_softplus:
         grad_factor[:] = 1
     for i in range(steps):
         row = buf[i]
-        factor = grad_factor[i]
         for c in range(channels):
-            x = row[c] + bias[c]
-            if use_softplus:
-                row[c] = softplus(x)
-                factor[c] = sigmoid(x)
-            else:
-                row[c] = x
+            row[c] += bias[c]
+        if use_softplus:
+            if with_factor:
+                factor = grad_factor[i]
+                for c in range(channels):
+                    factor[c] = sigmoid(row[c])
+            for c in range(channels):
+                row[c] = softplus(row[c])
 
 
 @cached_njit(parallel=True, fastmath=KERNEL_FASTMATH)
@@ -239,7 +247,7 @@ def scan_forward_kernel(u, delta, A, B, C, D, z, delta_bias, use_softplus, gated
         h = np.zeros((nstate, nc), dtype=u.dtype)
         ubuf = np.empty((chunk, nc), dtype=u.dtype)
         dtbuf = np.empty((chunk, nc), dtype=u.dtype)
-        factor = np.empty((chunk, nc), dtype=u.dtype)
+        no_factor = np.empty((0, nc), dtype=u.dtype)
         zbuf = np.empty((chunk, nc), dtype=u.dtype)
         ybuf = np.empty((chunk, nc), dtype=u.dtype)
         dtu = np.empty(nc, dtype=u.dtype)
@@ -249,7 +257,7 @@ def scan_forward_kernel(u, delta, A, B, C, D, z, delta_bias, use_softplus, gated
             ckpt[b, j, :, c0:c1] = h
             load_chunk_time_major(u, b, c0, t0, ubuf[:steps])
             load_chunk_time_major(delta, b, c0, t0, dtbuf[:steps])
-            delta_to_dt(dtbuf[:steps], bias, use_softplus, factor[:steps])
+            delta_to_dt(dtbuf[:steps], bias, use_softplus, no_factor)
             for i in range(steps):
                 t = t0 + i
                 ui = ubuf[i]

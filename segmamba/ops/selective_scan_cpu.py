@@ -4,17 +4,33 @@ The whole op (delta_bias, softplus, the recurrence, the D skip and the z gate) r
 kernels of ``scan_kernels``; backward recomputes the states chunk by chunk from checkpoints saved by the
 forward. Everything is computed in float32 (float64 if any input is float64) and returned in u's dtype,
 like mamba-ssm's ``selective_scan_fn``.
+
+Threads: the kernels use numba's thread pool (``numba.set_num_threads``). Unless ``NUMBA_THREADING_LAYER``
+is set, this module selects numba's ``workqueue`` layer: the OpenMP layer would share torch's libgomp,
+whose idle threads spin after every parallel region, which costs milliseconds per call on a busy machine.
+``workqueue`` does not support launching kernels from several Python threads at once; set
+``NUMBA_THREADING_LAYER=omp`` (or ``tbb``) for that.
 """
 
 from __future__ import annotations
 
 import numba
+import numba.np.ufunc.parallel as numba_parallel
 import torch
 
 from segmamba.ops import scan_kernels
 from segmamba.ops.selective_scan_ref import scan_compute_dtype
 
 CHUNK = 64
+
+
+def _prefer_workqueue_threads() -> None:
+    """Select numba's workqueue threading layer if none was configured and numba's threads are not started."""
+    if str(numba.config.THREADING_LAYER).lower() == "default" and not numba_parallel._is_initialized:
+        numba.config.THREADING_LAYER = "workqueue"
+
+
+_prefer_workqueue_threads()
 
 
 def _groups(batch: int, dim: int) -> int:

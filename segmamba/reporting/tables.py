@@ -213,29 +213,29 @@ def build_table4(metrics: Mapping[str, pd.DataFrame], dataset: str, synthetic: b
 def read_efficiency(path: str | os.PathLike) -> dict:
     """Read a ``segmamba efficiency`` JSON into ``{model, size, tm, im, it, status, device}``.
 
-    TM and IM are in MB, IT in cases/s. ``status`` is ``"OOM"`` when the measurement ran out of memory
-    (then the values that could not be measured are NaN).
+    The JSON holds ``training_memory``, ``inference_memory`` (MB) and ``inference_throughput`` (cases/s),
+    each with a ``median`` that is a number or ``"OOM"``. TM and IM are returned in MB, IT in cases/s;
+    ``status`` is ``"OOM"`` when any quantity ran out of memory (its value is then NaN).
 
     Raises:
-        InputError: the file is not valid JSON or lacks the model or size.
+        InputError: the file is not valid JSON or lacks the model, size or a quantity.
     """
     try:
         record = json.loads(open(path).read())
     except (OSError, json.JSONDecodeError) as exc:
         raise InputError(f"efficiency result {path}: cannot read JSON ({exc})") from exc
-    if "model" not in record or "size" not in record:
-        raise InputError(f"efficiency result {path}: 'model' and 'size' are required")
-
-    def number(key: str) -> float:
-        value = record.get(key)
-        return float(value) if isinstance(value, int | float) else math.nan
-
-    values = {"tm": number("train_memory_mb"), "im": number("inference_memory_mb"),
-              "it": number("inference_cases_per_s")}
-    oom = any(record.get(key) == "OOM" for key in ("train_memory_mb", "inference_memory_mb",
-                                                    "inference_cases_per_s", "status"))
+    quantities = {"tm": "training_memory", "im": "inference_memory", "it": "inference_throughput"}
+    missing = [key for key in ("model", "size", *quantities.values()) if key not in record]
+    if missing:
+        raise InputError(f"efficiency result {path}: missing {', '.join(missing)}")
+    values, oom = {}, False
+    for short, key in quantities.items():
+        median = record[key].get("median") if isinstance(record[key], dict) else record[key]
+        oom = oom or median == "OOM"
+        values[short] = float(median) if isinstance(median, int | float) else math.nan
+    device = record.get("device_name") or record.get("device", "")
     return {"model": record["model"], "size": int(record["size"]), **values,
-            "status": "OOM" if oom else "ok", "device": record.get("device", "")}
+            "status": "OOM" if oom else "ok", "device": device}
 
 
 #: Table 5's measured columns: key, heading, decimals.
