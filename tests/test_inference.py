@@ -91,10 +91,17 @@ def save_random_checkpoint(path, in_channels: int, classes: int, patch=(16, 16, 
 @pytest.fixture
 def anisotropic_mri_folder(tmp_path):
     """A preprocessed folder with one MRI case (zero border -> cropped; 0.7 x 0.9 x 2.5 mm -> resampled)."""
-    dataset_json = {"name": "toy", "modality": "MRI", "channel_names": ["t1", "t2"],
-                    "label_names": {"0": "bg", "1": "a", "2": "b"}, "regions": {"a": [1], "ab": [1, 2]},
-                    "num_classes": 3, "target_spacing": [1.0, 1.0, 1.0],
-                    "normalisation": [{"scheme": "zscore"}, {"scheme": "zscore"}], "case_ids": ["toy_001"]}
+    dataset_json = {
+        "name": "toy",
+        "modality": "MRI",
+        "channel_names": ["t1", "t2"],
+        "label_names": {"0": "bg", "1": "a", "2": "b"},
+        "regions": {"a": [1], "ab": [1, 2]},
+        "num_classes": 3,
+        "target_spacing": [1.0, 1.0, 1.0],
+        "normalisation": [{"scheme": "zscore"}, {"scheme": "zscore"}],
+        "case_ids": ["toy_001"],
+    }
     rng = np.random.default_rng(0)
     image = np.zeros((2, 30, 26, 9), np.float32)
     image[:, 4:25, 3:22, 2:8] = rng.normal(1, 1, (2, 21, 19, 6))
@@ -118,8 +125,9 @@ def anisotropic_mri_folder(tmp_path):
 def test_predict_preprocessed_case_restores_original_shape_and_affine(anisotropic_mri_folder, tta):
     root, shape, affine = anisotropic_mri_folder
     out = root / "pred"
-    result = run_prediction(root / "model.pt", root / "pre", out, PredictOptions(tta=tta),
-                            split=root / "split.json", subset="test")
+    result = run_prediction(
+        root / "model.pt", root / "pre", out, PredictOptions(tta=tta), split=root / "split.json", subset="test"
+    )
     assert result["predicted"] == ["toy_001"]
     prediction = nib.load(out / "toy_001.nii.gz")
     assert prediction.shape == shape
@@ -162,9 +170,25 @@ def test_predict_cli_on_raw_scans_without_labels(tmp_path):
     preprocess_dataset("crc500", raw, tmp_path / "split.json", tmp_path / "pre")
     shutil.rmtree(raw / "labelsTr")  # new scans: no labels
     save_random_checkpoint(tmp_path / "model.pt", 1, 2)
-    command = [sys.executable, "-m", "segmamba", "predict", "--checkpoint", str(tmp_path / "model.pt"),
-               "--preprocessed", str(tmp_path / "pre"), "--out", str(tmp_path / "pred"), "--dataset", "crc500",
-               "--root", str(raw), "--no-tta", "--device", "cpu"]
+    command = [
+        sys.executable,
+        "-m",
+        "segmamba",
+        "predict",
+        "--checkpoint",
+        str(tmp_path / "model.pt"),
+        "--preprocessed",
+        str(tmp_path / "pre"),
+        "--out",
+        str(tmp_path / "pred"),
+        "--dataset",
+        "crc500",
+        "--root",
+        str(raw),
+        "--no-tta",
+        "--device",
+        "cpu",
+    ]
     subprocess.run(command, check=True, capture_output=True, text=True)
     for case_id in ids:
         source = nib.load(raw / "imagesTr" / f"{case_id}_0000.nii.gz")
@@ -183,6 +207,18 @@ def test_predict_cli_help(capsys):
         build_parser().parse_args(["predict", "--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for flag in ("--checkpoint", "--preprocessed", "--out", "--split", "--subset", "--dataset", "--root",
-                 "--no-tta", "--overlap", "--sw-batch-size", "--device", "--overwrite"):
+    for flag in (
+        "--checkpoint",
+        "--preprocessed",
+        "--out",
+        "--split",
+        "--subset",
+        "--dataset",
+        "--root",
+        "--no-tta",
+        "--overlap",
+        "--sw-batch-size",
+        "--device",
+        "--overwrite",
+    ):
         assert flag in text

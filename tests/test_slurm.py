@@ -219,8 +219,10 @@ def test_workflow_jobs_go_through_sbatch_with_the_configured_resources(workflow_
         if rule in GPU_RULES:
             assert f"--gpus={resources[kind]['gpus']}" in options, f"{rule}: {options}"
             assert f"--cpus-per-gpu={resources[kind]['cpus_per_gpu']}" in options, f"{rule}: {options}"
+            assert int(job["AllocCPUS"]) == resources[kind]["cpus_per_gpu"] * resources[kind]["gpus"], job
         else:
             assert "--gpus" not in options and "--gres" not in options, f"{rule}: {options}"
+            assert f"--cpus-per-task={job['AllocCPUS']}" in options, f"{rule}: {options}"
     train_options = sbatch_options(next(job for job in jobs if rule_of(job) == "train_model"))
     assert "--signal=TERM@600" in train_options and "--requeue" in train_options
 
@@ -250,8 +252,7 @@ def wait_for(condition, timeout_s: float, what: str, process: subprocess.Popen) 
     deadline = time.monotonic() + timeout_s
     while not condition():
         if process.poll() is not None:
-            pytest.fail(f"snakemake ended (rc {process.returncode}) while waiting for {what}:\n"
-                        f"{process.stdout.read()[-4000:]}")
+            pytest.fail(f"snakemake ended (rc {process.returncode}) while waiting for {what}")
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(0.2)
@@ -268,30 +269,45 @@ def running_job_of_rule(rule: str, since: float, folder: Path) -> str | None:
 def test_training_stopped_with_sigterm_resumes_from_its_checkpoint(workflow_run, capsys):
     workdir = workflow_run["workdir"]
     write_yaml(workdir / "preempt.yaml", PREEMPT_CONFIG)
-    run_dir = workdir / "results" / "brats2023" / "models" / "segmamba"
-    target = f"{run_dir.relative_to(workdir)}/checkpoint_final.pt"
-    rule_log = workdir / "results" / "logs" / "train_model" / "brats2023" / "segmamba.log"
-    shutil.rmtree(run_dir)  # a fresh training with the longer schedule
-    args = ("--configfile", "tiny.yaml", "preempt.yaml", "--retries", "1", target)
+    run_dir = Path("results", "brats2023", "models", "segmamba")
+    rule_log = Path("results", "logs", "train_model", "brats2023", "segmamba.log")
+    shutil.rmtree(workdir / run_dir)  # a fresh training with the longer schedule
+    # the uninterrupted reference trains at the same time in a copy (same code, same upstream results)
+    reference_dir = workdir.with_name(workdir.name + "_reference")
+    shutil.copytree(workdir, reference_dir, symlinks=True)
+    args = ("--configfile", "tiny.yaml", "preempt.yaml", str(run_dir / "checkpoint_final.pt"))
 
     started = time.time()
-    process = subprocess.Popen(snakemake_command(*args), cwd=workdir, env=snakemake_env(), text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    processes = []
+    for folder, retries in ((reference_dir, "0"), (workdir, "1")):
+        with (folder / "snakemake.out").open("w") as output:
+            processes.append(subprocess.Popen(snakemake_command(*args, "--retries", retries), cwd=folder,
+                                              env=snakemake_env(), stdout=output, stderr=subprocess.STDOUT))
+    reference, process = processes
+
+    def log_text() -> str:
+        """The training's rule log so far."""
+        return (workdir / rule_log).read_text() if (workdir / rule_log).exists() else ""
+
     try:
         # stop the job as soon as its first epoch is checkpointed (SLURM delivers SIGTERM to the job's step)
-        wait_for(lambda: (run_dir / "checkpoint_latest.pt").exists(), 600, "the first checkpoint", process)
+        wait_for(lambda: (workdir / run_dir / "checkpoint_latest.pt").exists(), 600, "the first checkpoint", process)
         job_id = running_job_of_rule("train_model", started, workdir)
         assert job_id, "the training is not running as a SLURM job"
         subprocess.run(["scancel", "--signal=TERM", job_id], check=True)
         stop_line = re.compile(r"SIGTERM received: saved checkpoint_latest\.pt at iteration (\d+)")
-        wait_for(lambda: rule_log.exists() and stop_line.search(rule_log.read_text()), 300,
-                 "the training to save its checkpoint after SIGTERM", process)
-        stopped_at = int(stop_line.search(rule_log.read_text()).group(1))
-        output, _ = process.communicate(timeout=WORKFLOW_TIMEOUT_S)
+        wait_for(lambda: stop_line.search(log_text()), 300, "the training to save its checkpoint after SIGTERM",
+                 process)
+        stopped_at = int(stop_line.search(log_text()).group(1))
+        for p in processes:
+            p.wait(timeout=WORKFLOW_TIMEOUT_S)
     finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0, f"the retry did not finish the training:\n{output[-5000:]}"
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+    output_tail = (workdir / "snakemake.out").read_text()[-5000:]
+    assert process.returncode == 0, f"the retry did not finish the training:\n{output_tail}"
+    assert reference.returncode == 0, (reference_dir / "snakemake.out").read_text()[-5000:]
 
     train_jobs = [job for job in sacct_jobs(started, workdir) if rule_of(job) == "train_model"]
     assert [job["State"] for job in train_jobs] == ["FAILED", "COMPLETED"], train_jobs
@@ -299,24 +315,18 @@ def test_training_stopped_with_sigterm_resumes_from_its_checkpoint(workflow_run,
     # the retry asks for twice the runtime (runtime x attempt)
     runtime = configured_resources()["train"]["runtime"]
     assert [job["Timelimit"] for job in train_jobs] == [minutes_to_slurm_time(runtime * a) for a in (1, 2)]
-    resumed = re.search(r"resumed from \S*checkpoint_latest\.pt at iteration (\d+)/(\d+)", rule_log.read_text())
-    assert resumed, rule_log.read_text()[-3000:]
+    resumed = re.search(r"resumed from \S*checkpoint_latest\.pt at iteration (\d+)/(\d+)", log_text())
+    assert resumed, log_text()[-3000:]
     resumed_at, total = int(resumed.group(1)), int(resumed.group(2))
     assert 0 < stopped_at == resumed_at < total
-    with (run_dir / "train_log.csv").open() as handle:
-        log_rows = list(csv.DictReader(handle))
-    epochs = [int(row["epoch"]) for row in log_rows]
+    with (workdir / run_dir / "train_log.csv").open() as handle:
+        epochs = [int(row["epoch"]) for row in csv.DictReader(handle)]
     assert epochs == list(range(1, PREEMPT_CONFIG["scales"]["demo"]["train"]["epochs"] + 1)), epochs
 
     # the same training without interruption gives the same weights
-    resumed_dir = run_dir.with_name("segmamba_resumed")
-    run_dir.rename(resumed_dir)
-    reference = run_snakemake(workdir, "--configfile", "tiny.yaml", "preempt.yaml", "--retries", "0", target)
-    assert reference.returncode == 0, (reference.stdout + reference.stderr)[-5000:]
-    assert "resumed from" not in rule_log.read_text()
-    resumed_model, _ = load_model(resumed_dir / "checkpoint_final.pt")
-    reference_model, _ = load_model(run_dir / "checkpoint_final.pt")
-    resumed_weights, reference_weights = resumed_model.state_dict(), reference_model.state_dict()
+    assert "resumed from" not in (reference_dir / rule_log).read_text()
+    resumed_weights = load_model(workdir / run_dir / "checkpoint_final.pt")[0].state_dict()
+    reference_weights = load_model(reference_dir / run_dir / "checkpoint_final.pt")[0].state_dict()
     assert resumed_weights.keys() == reference_weights.keys()
     for name, tensor in reference_weights.items():
         assert torch.equal(resumed_weights[name], tensor), f"{name} differs from the uninterrupted run"

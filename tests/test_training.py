@@ -53,8 +53,9 @@ def test_defaults_are_the_published_recipe():
 
 def test_config_file_keys_mirror_flags_and_flags_win(tmp_path):
     path = tmp_path / "train.yaml"
-    path.write_text("iters-per-epoch: 7\nno-amp: true\npatch_size: [16, 16, 32]\nlr: 0.5\n"
-                    'model-overrides: {"init_filters": 8}\n')
+    path.write_text(
+        'iters-per-epoch: 7\nno-amp: true\npatch_size: [16, 16, 32]\nlr: 0.5\nmodel-overrides: {"init_filters": 8}\n'
+    )
     config = build_config(read_config_file(path), {**REQUIRED, "lr": 0.1})
     assert config.iters_per_epoch == 7 and config.amp is False and config.patch_size == (16, 16, 32)
     assert config.lr == 0.1 and config.model_overrides == {"init_filters": 8}
@@ -114,8 +115,9 @@ def test_step_seed_is_pure_and_distinct():
 
 
 def test_checkpoint_roundtrip_rebuilds_model_and_strips_module_prefix(tmp_path):
-    spec = ckpt.model_spec("segresnet", 2, 3, (16, 16, 16), {"init_filters": 8, "blocks_down": [1, 1],
-                                                              "blocks_up": [1]})
+    spec = ckpt.model_spec(
+        "segresnet", 2, 3, (16, 16, 16), {"init_filters": 8, "blocks_down": [1, 1], "blocks_up": [1]}
+    )
     model = ckpt.build_from_spec(spec)
     state = {"module." + k: v + 1.0 if v.is_floating_point() else v for k, v in model.state_dict().items()}
     ckpt.save_checkpoint(tmp_path / "c.pt", {"model": spec, "state_dict": state, "dataset": {}, "iteration": 3})
@@ -144,7 +146,25 @@ def test_cli_help_lists_recipe_flags(capsys):
         build_parser().parse_args(["train", "--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for flag in ("--preprocessed", "--split", "--model", "--out", "--epochs", "--iters-per-epoch", "--patch-size",
-                 "--batch-size", "--lr", "--val-every", "--seed", "--num-workers", "--model-overrides", "--no-amp",
-                 "--device", "--max-val-cases", "--config", "--nproc", "torchrun"):
+    for flag in (
+        "--preprocessed",
+        "--split",
+        "--model",
+        "--out",
+        "--epochs",
+        "--iters-per-epoch",
+        "--patch-size",
+        "--batch-size",
+        "--lr",
+        "--val-every",
+        "--seed",
+        "--num-workers",
+        "--model-overrides",
+        "--no-amp",
+        "--device",
+        "--max-val-cases",
+        "--config",
+        "--nproc",
+        "torchrun",
+    ):
         assert flag in text

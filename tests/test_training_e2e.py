@@ -47,10 +47,21 @@ def dataset(tmp_path_factory):
 
 def train_args(root: Path, out: Path, **extra) -> dict:
     """Settings of the tiny runs (as config values)."""
-    return {"preprocessed": str(root / "pre"), "split": str(root / "split.json"), "model": "segresnet",
-            "out": str(out), "epochs": EPOCHS, "iters_per_epoch": ITERS, "patch_size": (16, 16, 16),
-            "val_every": 2, "num_workers": 0, "device": "cpu", "model_overrides": TINY_SEGRESNET, "seed": 7,
-            **extra}
+    return {
+        "preprocessed": str(root / "pre"),
+        "split": str(root / "split.json"),
+        "model": "segresnet",
+        "out": str(out),
+        "epochs": EPOCHS,
+        "iters_per_epoch": ITERS,
+        "patch_size": (16, 16, 16),
+        "val_every": 2,
+        "num_workers": 0,
+        "device": "cpu",
+        "model_overrides": TINY_SEGRESNET,
+        "seed": 7,
+        **extra,
+    }
 
 
 def cli_command(settings: dict) -> list[str]:
@@ -80,8 +91,7 @@ def train_in_process(settings: dict) -> int:
 def start_subprocess(settings: dict) -> subprocess.Popen:
     """Start ``segmamba train`` in a child process (one torch thread)."""
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    return subprocess.Popen(cli_command(settings), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    return subprocess.Popen(cli_command(settings), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def wait_for(path: Path, process: subprocess.Popen, timeout: float = 240.0) -> None:
@@ -114,8 +124,15 @@ def reference_run(dataset, tmp_path_factory):
 
 @pytest.mark.slow
 def test_complete_run_writes_all_outputs_and_rerun_is_a_no_op(dataset, reference_run):
-    for name in ("checkpoint_latest.pt", "checkpoint_best.pt", "checkpoint_final.pt", "train_log.csv",
-                 "training_curve.png", "train_summary.json", "train_config.yaml"):
+    for name in (
+        "checkpoint_latest.pt",
+        "checkpoint_best.pt",
+        "checkpoint_final.pt",
+        "train_log.csv",
+        "training_curve.png",
+        "train_summary.json",
+        "train_config.yaml",
+    ):
         assert (reference_run / name).is_file(), name
     rows = list(csv.DictReader((reference_run / "train_log.csv").open()))
     assert [int(r["epoch"]) for r in rows] == list(range(1, EPOCHS + 1))
@@ -193,8 +210,9 @@ def test_ddp_two_gloo_processes_match_single_process_step_on_global_batch(datase
     overrides = {**TINY_SEGRESNET, "dropout_prob": 0.0}  # dropout masks differ per rank by design
     settings = train_args(dataset, out, epochs=1, iters_per_epoch=2, model_overrides=overrides)
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    result = subprocess.run(cli_command(settings) + ["--nproc", "2"], env=env, capture_output=True, text=True,
-                            timeout=400)
+    result = subprocess.run(
+        cli_command(settings) + ["--nproc", "2"], env=env, capture_output=True, text=True, timeout=400
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["world_size"] == 2 and summary["iterations_per_epoch"] == 1 and summary["iterations"] == 1
@@ -208,8 +226,15 @@ def test_ddp_two_gloo_processes_match_single_process_step_on_global_batch(datase
     train_ids = json.loads((dataset / "split.json").read_text())["train"]
     batches = PatchBatches(dataset / "pre", train_ids, config.patch_size, config.batch_size, seed=config.seed)
     global_batch = {k: torch.cat([batches.batch(0)[k], batches.batch(1)[k]]) for k in ("image", "label")}
-    train_step(model, make_optimizer(model, config), torch.amp.GradScaler("cpu", enabled=False), global_batch,
-               config.lr, config.grad_clip, amp=False)
+    train_step(
+        model,
+        make_optimizer(model, config),
+        torch.amp.GradScaler("cpu", enabled=False),
+        global_batch,
+        config.lr,
+        config.grad_clip,
+        amp=False,
+    )
     changed = 0
     for key, value in model.state_dict().items():
         changed += not torch.equal(value, initial[key])
@@ -221,8 +246,14 @@ def test_ddp_two_gloo_processes_match_single_process_step_on_global_batch(datase
 def test_predict_with_trained_checkpoint_on_test_split(dataset, reference_run, tmp_path):
     from segmamba.inference.predictor import PredictOptions, run_prediction
 
-    result = run_prediction(reference_run / "checkpoint_final.pt", dataset / "pre", tmp_path / "pred",
-                            PredictOptions(tta=True), split=dataset / "split.json", subset="test")
+    result = run_prediction(
+        reference_run / "checkpoint_final.pt",
+        dataset / "pre",
+        tmp_path / "pred",
+        PredictOptions(tta=True),
+        split=dataset / "split.json",
+        subset="test",
+    )
     (case_id,) = result["predicted"]
     raw = nib.load(dataset / "raw" / case_id / f"{case_id}-t1c.nii.gz")
     prediction = nib.load(tmp_path / "pred" / f"{case_id}.nii.gz")

@@ -23,8 +23,10 @@ Cases whose output already exists are skipped (a rerun after a kill continues) u
 def register(subparsers) -> None:
     """Register ``segmamba predict`` on the top-level parser's subparsers."""
     parser = subparsers.add_parser(
-        "predict", help="segment cases with a trained checkpoint (sliding window + mirror TTA)",
-        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "predict",
+        help="segment cases with a trained checkpoint (sliding window + mirror TTA)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
     add("--checkpoint", required=True, metavar="CKPT", help="checkpoint_final.pt or checkpoint_best.pt")
@@ -50,22 +52,34 @@ def handle_predict(args: argparse.Namespace) -> int:
     from segmamba.inference.predictor import PredictOptions, run_prediction
 
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S",
-                            stream=sys.stdout)
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stdout)
     if not 0 <= args.overlap < 1:
         raise ConfigError(f"--overlap must be in [0, 1), got {args.overlap}")
     if args.sw_batch_size < 1:
         raise ConfigError(f"--sw-batch-size must be >= 1, got {args.sw_batch_size}")
     options = PredictOptions(
-        tta=args.tta, overlap=args.overlap, sw_batch_size=args.sw_batch_size, amp=args.amp,
-        roi_size=tuple(args.roi_size) if args.roi_size else None, overwrite=args.overwrite,
+        tta=args.tta,
+        overlap=args.overlap,
+        sw_batch_size=args.sw_batch_size,
+        amp=args.amp,
+        roi_size=tuple(args.roi_size) if args.roi_size else None,
+        overwrite=args.overwrite,
     )
     result = run_prediction(
-        args.checkpoint, args.preprocessed, args.out, options, split=args.split, subset=args.subset,
-        dataset=args.dataset, raw_root=args.root, device=args.device,
+        args.checkpoint,
+        args.preprocessed,
+        args.out,
+        options,
+        split=args.split,
+        subset=args.subset,
+        dataset=args.dataset,
+        raw_root=args.root,
+        device=args.device,
     )
     logging.getLogger("segmamba.inference").info(
-        "predicted %d case(s), skipped %d existing, into %s", len(result["predicted"]), len(result["skipped"]),
+        "predicted %d case(s), skipped %d existing, into %s",
+        len(result["predicted"]),
+        len(result["skipped"]),
         args.out,
     )
     return 0

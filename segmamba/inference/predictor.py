@@ -91,13 +91,19 @@ def predict_case(model: torch.nn.Module, case: PreparedCase, roi_size, options: 
     """Label map of one case in its original geometry (X, Y, Z) uint8."""
     from segmamba.data.preprocess import restore_to_original
 
-    logits = predict_logits(model, case.image, roi_size, options.overlap, options.sw_batch_size,
-                            tta=options.tta, amp=options.amp)
+    logits = predict_logits(
+        model, case.image, roi_size, options.overlap, options.sw_batch_size, tta=options.tta, amp=options.amp
+    )
     return np.asarray(restore_to_original(logits.numpy(), case.properties)).astype(np.uint8)
 
 
-def predict_cases(model: torch.nn.Module, cases: Iterator[PreparedCase] | list[PreparedCase], out_dir: str | Path,
-                  roi_size, options: PredictOptions) -> list[str]:
+def predict_cases(
+    model: torch.nn.Module,
+    cases: Iterator[PreparedCase] | list[PreparedCase],
+    out_dir: str | Path,
+    roi_size,
+    options: PredictOptions,
+) -> list[str]:
     """Predict and write ``out_dir/<case>.nii.gz`` for each case; returns the ids written this time."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -119,10 +125,17 @@ def pending(case_ids: list[str], out_dir: str | Path, overwrite: bool) -> list[s
     return [c for c in case_ids if not (Path(out_dir) / f"{c}.nii.gz").is_file()]
 
 
-def run_prediction(checkpoint: str | Path, preprocessed_dir: str | Path, out_dir: str | Path,
-                   options: PredictOptions, split: str | Path | None = None, subset: str = "test",
-                   dataset: str | None = None, raw_root: str | Path | None = None,
-                   device: str = "auto") -> dict:
+def run_prediction(
+    checkpoint: str | Path,
+    preprocessed_dir: str | Path,
+    out_dir: str | Path,
+    options: PredictOptions,
+    split: str | Path | None = None,
+    subset: str = "test",
+    dataset: str | None = None,
+    raw_root: str | Path | None = None,
+    device: str = "auto",
+) -> dict:
     """Predict every selected case with the model of ``checkpoint``.
 
     Args:
@@ -149,8 +162,10 @@ def run_prediction(checkpoint: str | Path, preprocessed_dir: str | Path, out_dir
     model, meta = load_model(checkpoint, select_device(device))
     trained_classes = meta["model"]["out_channels"]
     if int(dataset_json["num_classes"]) != trained_classes:
-        raise InputError(f"checkpoint {checkpoint} predicts {trained_classes} classes but "
-                         f"{preprocessed_dir}/dataset.json has {dataset_json['num_classes']}")
+        raise InputError(
+            f"checkpoint {checkpoint} predicts {trained_classes} classes but "
+            f"{preprocessed_dir}/dataset.json has {dataset_json['num_classes']}"
+        )
     roi_size = tuple(options.roi_size or meta["model"]["patch_size"])
     reader = None
     if dataset is not None:
@@ -169,7 +184,10 @@ def run_prediction(checkpoint: str | Path, preprocessed_dir: str | Path, out_dir
     skipped = [c for c in case_ids if c not in set(todo)]
     if skipped:
         logger.info("skipping %d case(s) already predicted in %s (use --overwrite to redo)", len(skipped), out_dir)
-    cases = (iter_raw_cases(reader, todo, dataset_json) if reader is not None
-             else iter_preprocessed_cases(preprocessed_dir, todo))
+    cases = (
+        iter_raw_cases(reader, todo, dataset_json)
+        if reader is not None
+        else iter_preprocessed_cases(preprocessed_dir, todo)
+    )
     predicted = predict_cases(model, cases, out_dir, roi_size, options)
     return {"cases": len(case_ids), "predicted": predicted, "skipped": skipped}

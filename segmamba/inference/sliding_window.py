@@ -62,8 +62,12 @@ def predict_logits(
         for axes in flips:
             flipped = torch.flip(volume, axes) if axes else volume
             logits = sliding_window_inference(
-                flipped, roi_size=tuple(roi_size), sw_batch_size=sw_batch_size, predictor=model,
-                overlap=overlap, mode="gaussian",
+                flipped,
+                roi_size=tuple(roi_size),
+                sw_batch_size=sw_batch_size,
+                predictor=model,
+                overlap=overlap,
+                mode="gaussian",
             )
             logits = (torch.flip(logits, axes) if axes else logits).float()
             total = logits if total is None else total + logits

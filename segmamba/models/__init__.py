@@ -4,19 +4,6 @@ Public API: :func:`build_model`, :func:`list_models`, :func:`count_parameters`, 
 (plus :func:`min_input_size` and :func:`model_parameter_count`).
 """
 
-from segmamba.models.registry import (
-    REGISTRY,
-    ModelSpec,
-    build_model,
-    count_parameters,
-    get_spec,
-    list_models,
-    min_input_multiple,
-    min_input_size,
-    model_parameter_count,
-    resolve_params,
-)
-
 __all__ = [
     "REGISTRY",
     "ModelSpec",
@@ -29,3 +16,15 @@ __all__ = [
     "model_parameter_count",
     "resolve_params",
 ]
+
+
+def __getattr__(name: str):
+    """Import the registry (and with it torch and MONAI) only when one of its names is used.
+
+    This keeps ``segmamba --help`` and every other subcommand's start-up free of the model imports.
+    """
+    if name in __all__:
+        from segmamba.models import registry
+
+        return getattr(registry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -73,4 +73,3 @@ def selective_scan_ref(
         y = y * F.silu(z.to(dtype))
     out = y.to(dtype_in)
     return (out, state) if return_last_state else out
-

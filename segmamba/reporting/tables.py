@@ -368,6 +368,11 @@ def table_notes(tidy: pd.DataFrame, extra: Sequence[str] = ()) -> list[str]:
     else:
         notes = ["Cells: our mean ± sample std over the test cases (paper value, Δ = ours − paper, "
                  "two-sided paired Wilcoxon signed-rank p-value against SegMamba on the same cases)."]
+        measured = tidy[(tidy["status"] == "ok") & (tidy["n"] > 0)]
+        counts = measured.groupby("dataset")["n"].max()
+        if len(counts):
+            notes.append("Test cases: " + ", ".join(f"{DATASET_LABELS.get(d, d)} n = {int(n)}"
+                                                    for d, n in counts.items()) + ".")
     synthetic_rows = tidy[tidy["synthetic"].astype(bool)]
     synthetic = sorted({DATASET_LABELS.get(d, d) for d in synthetic_rows["dataset"] if isinstance(d, str) and d})
     if (tidy["table"] == "table5").all() and len(synthetic_rows):

@@ -40,14 +40,17 @@ def build_from_spec(spec: dict[str, Any]) -> nn.Module:
     from segmamba import models
 
     return models.build_model(
-        spec["name"], spec["in_channels"], spec["out_channels"], patch_size=tuple(spec["patch_size"]),
+        spec["name"],
+        spec["in_channels"],
+        spec["out_channels"],
+        patch_size=tuple(spec["patch_size"]),
         **spec["overrides"],
     )
 
 
 def unwrap_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Strip a leading ``module.`` (DistributedDataParallel / DataParallel) from every key."""
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state_dict.items()}
+    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in state_dict.items()}
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:

@@ -32,8 +32,10 @@ CUDA, gloo on CPU.
 def register(subparsers) -> None:
     """Register ``segmamba train`` on the top-level parser's subparsers."""
     parser = subparsers.add_parser(
-        "train", help="train a model (published SegMamba recipe; resumable, preemptible, DDP)",
-        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "train",
+        help="train a model (published SegMamba recipe; resumable, preemptible, DDP)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=argparse.SUPPRESS,
     )
     add = parser.add_argument
@@ -59,7 +61,7 @@ def register(subparsers) -> None:
     add("--max-val-cases", type=int, help="validate on at most N val cases (default: all)")
     add("--seed", type=int, help="random seed of initialisation and patch sampling (default 42)")
     add("--num-workers", type=int, help="data-loading worker processes (default 2; 0 = in the main process)")
-    add("--model-overrides", metavar="JSON", help='model constructor keywords, e.g. \'{"feat_size": [8,16,32,64]}\'')
+    add("--model-overrides", metavar="JSON", help="model constructor keywords, e.g. '{\"feat_size\": [8,16,32,64]}'")
     add("--no-amp", dest="amp", action="store_false", help="disable fp16 autocast + GradScaler on CUDA")
     add("--device", help="auto | cpu | cuda | cuda:N (default auto; under torchrun auto = cuda:LOCAL_RANK)")
     add("--nproc", type=int, default=1, help="start N local DDP processes (default 1)")
@@ -69,8 +71,7 @@ def register(subparsers) -> None:
 def configure_logging() -> None:
     """Plain unbuffered log lines on stdout, unless the application configured logging already."""
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S",
-                            stream=sys.stdout)
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stdout)
 
 
 def handle_train(args: argparse.Namespace) -> int:

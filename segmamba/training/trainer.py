@@ -142,7 +142,10 @@ def read_split(path: str) -> tuple[list[str], list[str]]:
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
     """SGD over all parameters with the configured momentum, Nesterov flag and weight decay."""
     return torch.optim.SGD(
-        model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=config.nesterov,
         weight_decay=config.weight_decay,
     )
 
@@ -152,8 +155,13 @@ def make_patch_batches(config: TrainConfig, train_ids: list[str]):
     from segmamba.data.loader import PatchBatches
 
     return PatchBatches(
-        config.preprocessed, train_ids, tuple(config.patch_size), config.batch_size,
-        oversample_foreground=config.oversample_foreground, augment=config.augment, seed=config.seed,
+        config.preprocessed,
+        train_ids,
+        tuple(config.patch_size),
+        config.batch_size,
+        oversample_foreground=config.oversample_foreground,
+        augment=config.augment,
+        seed=config.seed,
     )
 
 
@@ -202,12 +210,16 @@ class Trainer:
             raise InputError(f"split file {config.split}: the train list is empty")
         self.val_ids = val_ids if config.max_val_cases is None else val_ids[: config.max_val_cases]
         if not self.val_ids and self.ctx.is_main:
-            logger.warning("no validation cases in %s: no val Dice; checkpoint_best.pt = checkpoint_final.pt",
-                           config.split)
+            logger.warning(
+                "no validation cases in %s: no val Dice; checkpoint_best.pt = checkpoint_final.pt", config.split
+            )
         self.iters_per_epoch = max(1, config.iters_per_epoch // self.ctx.world_size)
         self.total_iterations = config.epochs * self.iters_per_epoch
         self.spec = ckpt.model_spec(
-            config.model, len(self.meta["channel_names"]), self.meta["num_classes"], config.patch_size,
+            config.model,
+            len(self.meta["channel_names"]),
+            self.meta["num_classes"],
+            config.patch_size,
             config.model_overrides,
         )
         self.state = TrainingState()
@@ -242,8 +254,11 @@ class Trainer:
         if payload.get("world_size", 1) != self.ctx.world_size:
             changed.append(f"number of processes ({payload.get('world_size', 1)} -> {self.ctx.world_size})")
         if changed and self.ctx.is_main:
-            logger.warning("resuming %s with changed settings (the run will differ from an uninterrupted one): %s",
-                           path, ", ".join(changed))
+            logger.warning(
+                "resuming %s with changed settings (the run will differ from an uninterrupted one): %s",
+                path,
+                ", ".join(changed),
+            )
         self.model.load_state_dict(ckpt.unwrap_state_dict(payload["state_dict"]))
         self.optimizer.load_state_dict(payload["optimizer"])
         if payload["scaler"] and self.scaler.is_enabled():  # empty when saved without AMP (e.g. on CPU)
@@ -280,8 +295,11 @@ class Trainer:
             return
         payload = self.weights_payload(self.state.best_dice)
         payload.update(
-            optimizer=self.optimizer.state_dict(), scaler=self.scaler.state_dict(),
-            state=dataclasses.asdict(self.state), rng=rng_states(), world_size=self.ctx.world_size,
+            optimizer=self.optimizer.state_dict(),
+            scaler=self.scaler.state_dict(),
+            state=dataclasses.asdict(self.state),
+            rng=rng_states(),
+            world_size=self.ctx.world_size,
         )
         ckpt.save_checkpoint(self.out / ckpt.LATEST, payload)
 
@@ -326,9 +344,17 @@ class Trainer:
             return None
         regions = self.meta["regions"]
         local = [
-            case_dice(self.model, self.config.preprocessed, case_id, regions, self.config.patch_size,
-                      overlap=self.config.val_overlap, sw_batch_size=self.config.val_sw_batch_size, amp=self.amp)
-            for case_id in self.val_ids[self.ctx.rank:: self.ctx.world_size]
+            case_dice(
+                self.model,
+                self.config.preprocessed,
+                case_id,
+                regions,
+                self.config.patch_size,
+                overlap=self.config.val_overlap,
+                sw_batch_size=self.config.val_sw_batch_size,
+                amp=self.amp,
+            )
+            for case_id in self.val_ids[self.ctx.rank :: self.ctx.world_size]
         ]
         self.model.train()
         sums = dist_utils.sum_across(self.ctx, [sum(case[name] for case in local) for name in regions], self.device)
@@ -347,8 +373,11 @@ class Trainer:
             val = self.validate()
         self.state.elapsed_s = elapsed_before + time.monotonic() - clock_start
         row = {
-            "epoch": epoch, "iteration": self.state.iteration, "loss": round(loss_sum / max(count, 1), 6),
-            "lr": lr, "val_dice": None if val is None else round(val["mean"], 6),
+            "epoch": epoch,
+            "iteration": self.state.iteration,
+            "loss": round(loss_sum / max(count, 1), 6),
+            "lr": lr,
+            "val_dice": None if val is None else round(val["mean"], 6),
             "time": round(self.state.elapsed_s, 1),
         }
         self.state.history.append(row)
@@ -362,10 +391,17 @@ class Trainer:
         self.save_latest()
         self.write_reports()
         remaining = self.state.elapsed_s / max(self.state.iteration, 1) * (self.total_iterations - self.state.iteration)
-        dice_text = "" if val is None else f" val_dice {val['mean']:.4f} (" + ", ".join(
-            f"{k} {v:.3f}" for k, v in val.items() if k != "mean") + ")"
-        self.log(f"epoch {epoch}/{self.config.epochs} iter {self.state.iteration} loss {row['loss']:.4f} "
-                 f"lr {lr:.3e}{dice_text} elapsed {self.state.elapsed_s:.0f}s eta {remaining:.0f}s")
+        dice_text = (
+            ""
+            if val is None
+            else f" val_dice {val['mean']:.4f} ("
+            + ", ".join(f"{k} {v:.3f}" for k, v in val.items() if k != "mean")
+            + ")"
+        )
+        self.log(
+            f"epoch {epoch}/{self.config.epochs} iter {self.state.iteration} loss {row['loss']:.4f} "
+            f"lr {lr:.3e}{dice_text} elapsed {self.state.elapsed_s:.0f}s eta {remaining:.0f}s"
+        )
         dist_utils.barrier(self.ctx)
 
     def train(self, stop: StopRequest) -> int:
@@ -374,15 +410,22 @@ class Trainer:
 
         config = self.config
         self.model.train()
-        steps = StepBatches(make_patch_batches(config, self.train_ids), self.ctx.rank, self.ctx.world_size,
-                            self.total_iterations)
+        steps = StepBatches(
+            make_patch_batches(config, self.train_ids), self.ctx.rank, self.ctx.world_size, self.total_iterations
+        )
         loader = DataLoader(
-            steps, sampler=range(self.state.iteration, self.total_iterations), batch_size=None,
-            num_workers=config.num_workers, pin_memory=self.device.type == "cuda",
+            steps,
+            sampler=range(self.state.iteration, self.total_iterations),
+            batch_size=None,
+            num_workers=config.num_workers,
+            pin_memory=self.device.type == "cuda",
             worker_init_fn=limit_worker_threads if config.num_workers else None,
         )
         self.progress = tqdm(
-            total=self.total_iterations, initial=self.state.iteration, unit="it", dynamic_ncols=True,
+            total=self.total_iterations,
+            initial=self.state.iteration,
+            unit="it",
+            dynamic_ncols=True,
             disable=not (self.ctx.is_main and sys.stdout.isatty()),
         )
         clock_start, elapsed_before = time.monotonic(), self.state.elapsed_s
@@ -404,8 +447,10 @@ class Trainer:
             if dist_utils.any_across(self.ctx, stop.requested, self.device):
                 self.state.elapsed_s = elapsed_before + time.monotonic() - clock_start
                 self.save_latest()
-                self.log(f"{stop.signal_name or 'stop signal'} received: saved {ckpt.LATEST} at iteration "
-                         f"{self.state.iteration}; exiting with code {PREEMPTED_EXIT_CODE}")
+                self.log(
+                    f"{stop.signal_name or 'stop signal'} received: saved {ckpt.LATEST} at iteration "
+                    f"{self.state.iteration}; exiting with code {PREEMPTED_EXIT_CODE}"
+                )
                 self.progress.close()
                 return PREEMPTED_EXIT_CODE
         self.progress.close()

@@ -44,4 +44,3 @@ def case_dice(
     prediction = prediction.argmax(0).numpy()
     target = np.asarray(label).reshape(prediction.shape)
     return {name: region_dice(prediction, target, labels) for name, labels in regions.items()}
-
