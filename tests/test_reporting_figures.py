@@ -26,7 +26,8 @@ def test_visual_comparison_writes_png_and_rejects_shape_mismatch(tmp_path):
     gt = np.zeros((16, 16, 8), dtype=np.int16)
     gt[4:10, 4:10, 5] = 1
     out = tmp_path / "fig4.png"
-    shown = figures.plot_visual_comparison(image, gt, {"A": gt, "B": np.zeros_like(gt)}, out, "test")
+    shown = figures.plot_visual_comparison(image, gt, {"A": gt, "B": np.zeros_like(gt)}, out, "test",
+                                           label_names={0: "background", 1: "tumour"})
     assert shown == 5
     assert out.read_bytes()[:8] == PNG_SIGNATURE
     with pytest.raises(ValueError, match="shape"):

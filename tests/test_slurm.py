@@ -40,10 +40,14 @@ WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "envs", "slurm")
 GPU_RULES = {"train_model": "train", "predict_test_set": "predict", "benchmark_efficiency": "efficiency"}
 # Fast polling for the test only; the profile's production values stay as they are.
 TEST_OVERRIDES = (
-    "--slurm-init-seconds-before-status-checks", "2",
-    "--seconds-between-status-checks", "2",
-    "--max-status-checks-per-second", "10",
-    "--latency-wait", "5",
+    "--slurm-init-seconds-before-status-checks",
+    "2",
+    "--seconds-between-status-checks",
+    "2",
+    "--max-status-checks-per-second",
+    "10",
+    "--latency-wait",
+    "5",
 )
 WORKFLOW_TIMEOUT_S = 900
 # The smallest configuration that still builds tables: synthetic BraTS, SegMamba only, one training
@@ -57,15 +61,24 @@ TINY_CONFIG = {
     "models": ["segmamba"],
     "ablation": {"activate": False},
     "efficiency": {"activate": True, "models": ["segmamba"]},
-    "scales": {"demo": {
-        "synthetic": {"cases": 8, "size": 32, "seed": 0},
-        "train": {"epochs": 1, "iters_per_epoch": 1, "patch_size": [32, 32, 32], "batch_size": 1,
-                  "val_every": 1, "max_val_cases": 1, "num_workers": 0},
-        "efficiency": {"sizes": [32], "repeats": 1},
-    }},
+    "scales": {
+        "demo": {
+            "synthetic": {"cases": 8, "size": 32, "seed": 0},
+            "train": {
+                "epochs": 1,
+                "iters_per_epoch": 1,
+                "patch_size": [32, 32, 32],
+                "batch_size": 1,
+                "val_every": 1,
+                "max_val_cases": 1,
+                "num_workers": 0,
+            },
+            "efficiency": {"sizes": [32], "repeats": 1},
+        }
+    },
 }
 # The preempted training: stopped in its second epoch, as soon as the first one is checkpointed.
-PREEMPT_CONFIG = {"scales": {"demo": {"train": {"epochs": 3, "iters_per_epoch": 2, "val_every": 3}}}}
+PREEMPT_CONFIG = {"scales": {"demo": {"train": {"epochs": 4, "iters_per_epoch": 2, "val_every": 4}}}}
 
 
 def packages_installed() -> bool:
@@ -88,8 +101,7 @@ def cluster_running() -> bool:
 def local_slurm(command: str) -> subprocess.CompletedProcess:
     """Run ``local-slurm.sh COMMAND`` with the fake GPUs of this test."""
     env = dict(os.environ, SLURM_FAKE_GPUS=str(FAKE_GPUS))
-    return subprocess.run(["bash", str(LOCAL_SLURM), command], env=env, capture_output=True, text=True,
-                          timeout=900)
+    return subprocess.run(["bash", str(LOCAL_SLURM), command], env=env, capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture(scope="module")
@@ -128,15 +140,26 @@ def cancel_jobs(started: float, folder: Path) -> None:
 
 
 def sacct_jobs(since: float, folder: Path) -> list[dict[str, str]]:
-    """Accounting records (one per job, without steps) since the epoch time ``since`` of jobs run in ``folder``."""
+    """Accounting records (one per job, without steps) since the epoch time ``since`` of jobs run in ``folder``
+    or below it."""
     fields = ["JobID", "State", "ExitCode", "ReqMem", "Timelimit", "AllocCPUS", "SubmitLine"]
     start = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(since - 1))
-    result = subprocess.run(["sacct", "-X", "-P", "-n", "-S", start, "-o", ",".join(fields)],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        ["sacct", "-X", "-P", "-n", "-S", start, "-o", ",".join(fields)], capture_output=True, text=True, check=True
+    )
     # SubmitLine is last and may contain '|' inside the wrapped command: split at most len(fields) - 1 times
-    jobs = [dict(zip(fields, line.split("|", len(fields) - 1), strict=True))
-            for line in result.stdout.splitlines() if line.strip()]
-    return [job for job in jobs if f" -D {folder}" in job["SubmitLine"]]
+    jobs = [
+        dict(zip(fields, line.split("|", len(fields) - 1), strict=True))
+        for line in result.stdout.splitlines()
+        if line.strip()
+    ]
+    return [job for job in jobs if folder in (job_folder(job), *job_folder(job).parents)]
+
+
+def job_folder(job: dict[str, str]) -> Path:
+    """The working directory a job was submitted with (sbatch -D), or "/" for jobs without one."""
+    match = re.search(r" -D '?([^' ]+)'? ", job["SubmitLine"])
+    return Path(match.group(1)) if match else Path("/")
 
 
 def rule_of(job: dict[str, str]) -> str:
@@ -166,14 +189,26 @@ def snakemake_env() -> dict[str, str]:
 
 def snakemake_command(*args: str, timeout_s: int = WORKFLOW_TIMEOUT_S) -> list[str]:
     """``timeout -s KILL ... python -m snakemake --cores all --profile slurm <test overrides> ARGS``."""
-    return ["timeout", "-s", "KILL", str(timeout_s), sys.executable, "-m", "snakemake", "--cores", "all",
-            "--profile", "slurm", *TEST_OVERRIDES, *args]
+    return [
+        "timeout",
+        "-s",
+        "KILL",
+        str(timeout_s),
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "all",
+        "--profile",
+        "slurm",
+        *TEST_OVERRIDES,
+        *args,
+    ]
 
 
 def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     """Run Snakemake through SLURM in ``workdir`` and wait for it."""
-    return subprocess.run(snakemake_command(*args), cwd=workdir, env=snakemake_env(), capture_output=True,
-                          text=True)
+    return subprocess.run(snakemake_command(*args), cwd=workdir, env=snakemake_env(), capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
@@ -275,14 +310,21 @@ def test_training_stopped_with_sigterm_resumes_from_its_checkpoint(workflow_run,
     # the uninterrupted reference trains at the same time in a copy (same code, same upstream results)
     reference_dir = workdir.with_name(workdir.name + "_reference")
     shutil.copytree(workdir, reference_dir, symlinks=True)
-    args = ("--configfile", "tiny.yaml", "preempt.yaml", str(run_dir / "checkpoint_final.pt"))
+    target = str(run_dir / "checkpoint_final.pt")
 
     started = time.time()
     processes = []
     for folder, retries in ((reference_dir, "0"), (workdir, "1")):
         with (folder / "snakemake.out").open("w") as output:
-            processes.append(subprocess.Popen(snakemake_command(*args, "--retries", retries), cwd=folder,
-                                              env=snakemake_env(), stdout=output, stderr=subprocess.STDOUT))
+            processes.append(
+                subprocess.Popen(
+                    snakemake_command("--configfile", "tiny.yaml", "preempt.yaml", "--retries", retries, target),
+                    cwd=folder,
+                    env=snakemake_env(),
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                )
+            )
     reference, process = processes
 
     def log_text() -> str:
@@ -296,8 +338,9 @@ def test_training_stopped_with_sigterm_resumes_from_its_checkpoint(workflow_run,
         assert job_id, "the training is not running as a SLURM job"
         subprocess.run(["scancel", "--signal=TERM", job_id], check=True)
         stop_line = re.compile(r"SIGTERM received: saved checkpoint_latest\.pt at iteration (\d+)")
-        wait_for(lambda: stop_line.search(log_text()), 300, "the training to save its checkpoint after SIGTERM",
-                 process)
+        wait_for(
+            lambda: stop_line.search(log_text()), 300, "the training to save its checkpoint after SIGTERM", process
+        )
         stopped_at = int(stop_line.search(log_text()).group(1))
         for p in processes:
             p.wait(timeout=WORKFLOW_TIMEOUT_S)
@@ -331,6 +374,8 @@ def test_training_stopped_with_sigterm_resumes_from_its_checkpoint(workflow_run,
     for name, tensor in reference_weights.items():
         assert torch.equal(resumed_weights[name], tensor), f"{name} differs from the uninterrupted run"
     with capsys.disabled():
-        print(f"\npreemption: {len(epochs)} epochs, {total} iterations; SIGTERM -> saved at iteration {stopped_at}, "
-              f"retry resumed at iteration {resumed_at}; SLURM jobs "
-              + ", ".join(f"{job['JobID']} {job['State']} {job['Timelimit']}" for job in train_jobs))
+        print(
+            f"\npreemption: {len(epochs)} epochs, {total} iterations; SIGTERM -> saved at iteration {stopped_at}, "
+            f"retry resumed at iteration {resumed_at}; SLURM jobs "
+            + ", ".join(f"{job['JobID']} {job['State']} {job['Timelimit']}" for job in train_jobs)
+        )

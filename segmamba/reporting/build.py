@@ -108,7 +108,8 @@ def make_figure4(
             raise InputError(f"case {chosen}: prediction {path} missing")
         predictions[paper.method_label(model)] = np.asarray(nib.load(path).dataobj)
     title = f"{tables.DATASET_LABELS.get(dataset, dataset)}: case {chosen}, {reader.info.channel_names[channel]}"
-    figures.plot_visual_comparison(case.image[channel], ground_truth, predictions, out_path, title)
+    figures.plot_visual_comparison(case.image[channel], ground_truth, predictions, out_path, title,
+                                   label_names=dict(reader.info.label_names))
 
 
 def make_training_curves(logs: Mapping[str, str], dataset: str, out_path: str) -> None:

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from segmamba.io_utils import atomic_path  # noqa: E402
 
@@ -55,6 +56,7 @@ def plot_visual_comparison(
     out_path: str | os.PathLike,
     title: str,
     slice_index: int | None = None,
+    label_names: Mapping[int, str] | None = None,
 ) -> int:
     """Fig. 4 style: one axial slice of the image, the ground truth and each method's prediction as overlays.
 
@@ -65,6 +67,7 @@ def plot_visual_comparison(
         out_path: PNG to write (atomically).
         title: figure title.
         slice_index: slice along Z to show; default the slice with the most ground-truth foreground.
+        label_names: optional {label value: name} for a colour legend (background 0 is skipped).
 
     Returns:
         The slice index shown.
@@ -78,7 +81,11 @@ def plot_visual_comparison(
     for ax, (name, label) in zip(axes[0], panels, strict=True):
         _overlay(ax, image[:, :, index], None if label is None else label[:, :, index], name)
     figure.suptitle(f"{title} (slice z={index})", fontsize=9)
-    figure.tight_layout()
+    if label_names:
+        handles = [Patch(color=LABEL_COLOURS[(value - 1) % len(LABEL_COLOURS)], label=name)
+                   for value, name in sorted(label_names.items()) if value > 0]
+        figure.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7, frameon=False)
+    figure.tight_layout(rect=(0, 0.08 if label_names else 0, 1, 1))
     _save(figure, out_path)
     return index
 
