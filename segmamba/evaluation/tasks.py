@@ -1,7 +1,7 @@
 """What ``segmamba evaluate`` scores for each dataset: allowed labels, CSV columns and the per-case metric.
 
-Regions follow the contract's dataset definitions: brats2023 WT = {1,2,3}, TC = {1,3}, ET = {3};
-crc500 tumour = {1}; aiib2023 airway = {1}.
+Regions and label values come from the dataset definitions in :mod:`segmamba.data.datasets`
+(brats2023 WT = {1,2,3}, TC = {1,3}, ET = {3}; crc500 tumour = {1}; aiib2023 airway = {1}).
 """
 
 from __future__ import annotations
@@ -11,11 +11,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from segmamba.data.datasets import AiibDataset, BratsDataset, CrcDataset
 from segmamba.errors import InputError
 from segmamba.evaluation.airway import airway_score
 from segmamba.evaluation.overlap import region_score
 
-BRATS_REGIONS = {"wt": (1, 2, 3), "tc": (1, 3), "et": (3,)}
+DATASET_INFO = {"brats2023": BratsDataset.info, "aiib2023": AiibDataset.info, "crc500": CrcDataset.fixed_info}
+BRATS_REGIONS = {name.lower(): tuple(labels) for name, labels in DATASET_INFO["brats2023"].regions.items()}
+
+
+def dataset_labels(dataset: str) -> frozenset[int]:
+    """The label values a dataset's label maps may hold (background included)."""
+    return frozenset(DATASET_INFO[dataset].label_names)
 
 
 @dataclass(frozen=True)
@@ -81,9 +88,11 @@ BRATS_TASK_COLUMNS = ("dice_wt", "dice_tc", "dice_et", "hd95_wt", "hd95_tc", "hd
 AIIB_COLUMNS = ("iou", "dlr", "dbr", "precision", "leakage")
 
 TASKS = {
-    "brats2023": EvaluationTask("brats2023", frozenset({0, 1, 2, 3}), BRATS_TASK_COLUMNS, score_brats),
-    "aiib2023": EvaluationTask("aiib2023", frozenset({0, 1}), AIIB_COLUMNS, score_airway, uses_convention=False),
-    "crc500": EvaluationTask("crc500", frozenset({0, 1}), ("dice", "hd95"), score_single_label),
+    "brats2023": EvaluationTask("brats2023", dataset_labels("brats2023"), BRATS_TASK_COLUMNS, score_brats),
+    "aiib2023": EvaluationTask(
+        "aiib2023", dataset_labels("aiib2023"), AIIB_COLUMNS, score_airway, uses_convention=False
+    ),
+    "crc500": EvaluationTask("crc500", dataset_labels("crc500"), ("dice", "hd95"), score_single_label),
 }
 
 

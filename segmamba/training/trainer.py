@@ -9,6 +9,7 @@ uninterrupted one (bit-identical on CPU, where deterministic algorithms are enfo
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import logging
 import math
@@ -504,4 +505,8 @@ def run_training(config: TrainConfig) -> int:
         return trainer.train(stop)
     finally:
         stop.restore()
+        # Free the DDP wrapper before leaving the process group: a gloo group destroyed first makes the
+        # Reducer's later destructor join a thread that waits for the GIL, which hangs the process at exit.
+        trainer.network = None
+        gc.collect()
         dist_utils.shutdown(trainer.ctx)
