@@ -66,6 +66,13 @@ def _swin_min_size(params: Mapping[str, Any]) -> int:
     return 64 if norm.lower() == "instance" else 32
 
 
+SWIN_DEFAULTS = {
+    "feature_size": 48, "depths": (2, 2, 2, 2), "num_heads": (3, 6, 12, 24), "window_size": 7,
+    "norm_name": "instance", "drop_rate": 0.0, "attn_drop_rate": 0.0, "dropout_path_rate": 0.0,
+    "use_checkpoint": True, "downsample": "merging",
+}
+"""Constructor defaults shared by SwinUNETR and SwinUNETR-V2 (they differ only in ``use_v2``)."""
+
 _SPECS = (
     ModelSpec("segmamba", "SegMamba (published code): GSC + tri-orientated Mamba (ToM) encoder",
               _segmamba_builder, {**_UNET_STYLE, **_MAMBA, **_GSC}, {"mixer": "tom", "use_gsc": True}),
@@ -102,15 +109,11 @@ _SPECS = (
               min_size=lambda params: 16),
     ModelSpec("swinunetr", "MONAI SwinUNETR, feature 48, gradient checkpointing",
               build_swinunetr,
-              {"feature_size": 48, "depths": (2, 2, 2, 2), "num_heads": (3, 6, 12, 24), "window_size": 7,
-               "norm_name": "instance", "drop_rate": 0.0, "attn_drop_rate": 0.0, "dropout_path_rate": 0.0,
-               "use_checkpoint": True, "downsample": "merging"},
+              SWIN_DEFAULTS,
               {"use_v2": False}, min_multiple=lambda params: 32, min_size=_swin_min_size),
     ModelSpec("swinunetr_v2", "MONAI SwinUNETR-V2 (use_v2), feature 48, gradient checkpointing",
               build_swinunetr,
-              {"feature_size": 48, "depths": (2, 2, 2, 2), "num_heads": (3, 6, 12, 24), "window_size": 7,
-               "norm_name": "instance", "drop_rate": 0.0, "attn_drop_rate": 0.0, "dropout_path_rate": 0.0,
-               "use_checkpoint": True, "downsample": "merging"},
+              SWIN_DEFAULTS,
               {"use_v2": True}, min_multiple=lambda params: 32, min_size=_swin_min_size),
 )
 REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}
