@@ -122,7 +122,8 @@ def plot_efficiency(records: Sequence[Mapping], out_path: str | os.PathLike, tit
     """
     from segmamba.reporting.paper import method_label
 
-    labels = [f"{method_label(r['model'])}\n{r['size']}³" for r in records]
+    labels = [f"{method_label(r['model'])}\n{r['size']}³" + (f"\n{r['variant']}" if r.get("variant") else "")
+              for r in records]
     figure, axes = plt.subplots(1, 3, figsize=(11, 3.4))
     for ax, (key, heading) in zip(axes, [("tm", "Training memory (MB)"), ("im", "Inference memory (MB)"),
                                          ("it", "Inference throughput (cases/s)")], strict=True):
