@@ -128,7 +128,10 @@ def make_figure4(
     prediction_dirs: Mapping[str, str],
     out_path: str,
 ) -> None:
-    """Fig. 4 panel of one dataset: the first test case (sorted) with foreground, on its fullest slice.
+    """Fig. 4 panel of one dataset: the test slice with the largest ground-truth foreground cross-section.
+
+    Every test case's ground truth is read (one at a time); the case and axial slice whose foreground
+    cross-section is largest are shown, the image beside the ground truth and each model's prediction.
 
     Args:
         dataset: dataset name (selects the reader of ``root``).
@@ -146,30 +149,40 @@ def make_figure4(
     test_cases = sorted(json.loads(open(split_path).read())["test"])
     if not test_cases:
         raise InputError(f"{split_path}: the test split is empty; nothing to show")
-    chosen = test_cases[0]
-    for case in test_cases:
-        if np.asarray(nib.load(os.path.join(gt_dir, f"{case}.nii.gz")).dataobj).any():
-            chosen = case
-            break
+
+    def read_label(case: str) -> np.ndarray:
+        path = os.path.join(gt_dir, f"{case}.nii.gz")
+        if not os.path.exists(path):
+            raise InputError(f"case {case}: ground truth {path} missing")
+        return np.asarray(nib.load(path).dataobj)
+
+    chosen, slice_index = figures.choose_case_and_slice((case, read_label(case)) for case in test_cases)
     reader = open_dataset(dataset, root)
     case = reader.load_case(chosen)
     channel = choose_channel(reader.info.channel_names)
-    ground_truth = np.asarray(nib.load(os.path.join(gt_dir, f"{chosen}.nii.gz")).dataobj)
+    ground_truth = read_label(chosen)
     predictions = {}
     for model, folder in prediction_dirs.items():
         path = os.path.join(folder, f"{chosen}.nii.gz")
         if not os.path.exists(path):
             raise InputError(f"case {chosen}: prediction {path} missing")
         predictions[paper.method_label(model)] = np.asarray(nib.load(path).dataobj)
-    title = f"{tables.DATASET_LABELS.get(dataset, dataset)}: case {chosen}, {reader.info.channel_names[channel]}"
-    figures.plot_visual_comparison(case.image[channel], ground_truth, predictions, out_path, title,
-                                   label_names=dict(reader.info.label_names))
+    title = f"{tables.dataset_label(dataset)}: case {chosen}, {reader.info.channel_names[channel]}"
+    figures.plot_visual_comparison(
+        case.image[channel],
+        ground_truth,
+        predictions,
+        out_path,
+        title,
+        slice_index=slice_index,
+        label_names=dict(reader.info.label_names),
+    )
 
 
 def make_training_curves(logs: Mapping[str, str], dataset: str, out_path: str) -> None:
     """Training curves of every model on one dataset from ``{model: train_log.csv}``."""
     frames = {paper.method_label(model): pd.read_csv(path) for model, path in logs.items()}
-    title = f"Training on {tables.DATASET_LABELS.get(dataset, dataset)}"
+    title = f"Training on {tables.dataset_label(dataset)}"
     figures.plot_training_curves(frames, out_path, title)
 
 

@@ -72,8 +72,8 @@ rule render_table3:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# render_figure4: Fig. 4 style visual comparison of one dataset: one test slice with the image, the
-# ground truth and every method's prediction as overlays.
+# render_figure4: Fig. 4 style visual comparison of one dataset: the test slice with the largest ground-truth
+# foreground cross-section, with the image, the ground truth and every method's prediction as overlays.
 # Output: results/figures/fig4_{dataset}.png.
 rule render_figure4:
     input:
