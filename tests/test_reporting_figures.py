@@ -13,12 +13,27 @@ from segmamba.reporting import build, figures
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def test_select_slice_picks_the_fullest_slice():
+def test_largest_cross_section_picks_the_fullest_slice():
     label = np.zeros((8, 8, 6), dtype=np.int16)
     label[2:4, 2:4, 1] = 1  # 4 voxels
     label[1:6, 1:6, 4] = 2  # 25 voxels
-    assert figures.select_slice(label) == 4
-    assert figures.select_slice(np.zeros((4, 4, 6))) == 3  # empty: the middle slice
+    assert figures.largest_cross_section(label) == (4, 25)
+    # along x: x = 2 and x = 3 both cut 2 voxels of the first block and 5 of the second; ties go to the lower
+    assert figures.largest_cross_section(label, axis=0) == (2, 7)
+    assert figures.largest_cross_section(np.zeros((4, 4, 6))) == (3, 0)  # empty: the middle slice
+
+
+def test_case_and_slice_with_the_largest_cross_section_not_the_largest_volume():
+    tube = np.zeros((10, 10, 12), dtype=np.int16)
+    tube[4:6, 4:6, 1:11] = 1  # 40 voxels, cross-sections of 4
+    disc = np.zeros((10, 10, 12), dtype=np.int16)
+    disc[2:7, 2:7, 7] = 3  # 25 voxels in one slice
+    disc[3:5, 3:5, 8] = 1  # 4 more on the next
+    empty = np.zeros((10, 10, 12), dtype=np.int16)
+    assert figures.choose_case_and_slice([("a", empty), ("b", tube), ("c", disc)]) == ("c", 7)
+    assert figures.choose_case_and_slice([("a", empty), ("b", empty)]) == ("a", 6)
+    with pytest.raises(ValueError, match="no label maps"):
+        figures.choose_case_and_slice([])
 
 
 def test_visual_comparison_writes_png_and_rejects_shape_mismatch(tmp_path):

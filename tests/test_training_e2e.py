@@ -45,6 +45,12 @@ def dataset(tmp_path_factory):
     return root
 
 
+def val_foreground_fraction(root: Path) -> float:
+    """Foreground fraction of the validation case's preprocessed label (negative labels are background)."""
+    (case,) = json.loads((root / "split.json").read_text())["val"]
+    return float((np.load(root / "pre" / case / "label.npy") > 0).mean())
+
+
 def train_args(root: Path, out: Path, **extra) -> dict:
     """Settings of the tiny runs (as config values)."""
     return {
@@ -144,6 +150,11 @@ def test_complete_run_writes_all_outputs_and_rerun_is_a_no_op(dataset, reference
     summary = json.loads((reference_run / "train_summary.json").read_text())
     assert summary["iterations"] == EPOCHS * ITERS and summary["world_size"] == 1
     assert set(summary["final_val_dice_per_region"]) == {"WT", "TC", "ET", "mean"}
+    assert isinstance(summary["collapsed"], bool) and (summary["collapse_reason"] is None) == (not summary["collapsed"])
+    validations = summary["collapse_check"]["validations"]
+    assert [v["epoch"] for v in validations] == [2, 4]
+    assert all(v["target_foreground"] == pytest.approx(val_foreground_fraction(dataset)) for v in validations)
+    assert all(0.0 <= v["predicted_foreground"] <= 1.0 and v["cases"] == 1 for v in validations)
     assert (reference_run / "training_curve.png").read_bytes()[:4] == b"\x89PNG"
     model, meta = load_model(reference_run / "checkpoint_best.pt", "cpu")
     assert meta["model"]["name"] == "segresnet" and meta["model"]["in_channels"] == 4
@@ -216,6 +227,9 @@ def test_ddp_two_gloo_processes_match_single_process_step_on_global_batch(datase
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["world_size"] == 2 and summary["iterations_per_epoch"] == 1 and summary["iterations"] == 1
+    (validation,) = summary["collapse_check"]["validations"]  # one case, validated on rank 0, summed over ranks
+    assert validation["cases"] == 1
+    assert validation["target_foreground"] == pytest.approx(val_foreground_fraction(dataset))
     ddp_state = read_checkpoint(out / "checkpoint_final.pt")["state_dict"]
     assert not any(key.startswith("module.") for key in ddp_state)
 

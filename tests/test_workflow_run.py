@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
@@ -37,10 +38,18 @@ def test_tables_and_figures_exist_with_numbers(finished_run):
     ours = table2[(table2["method"] == "segmamba") & (table2["dataset"] == "brats2023")]
     assert len(ours) == 8 and all(0 <= v <= 100 for v in ours[ours["metric"].str.startswith("dice")]["mean"])
     assert (ours["n"] == ours["n"].iloc[0]).all() and ours["n"].iloc[0] >= 1
+    assert set(table2["status"]) <= {"ok", "missing", "collapsed", "background only"}
+    for name in ("table2", "table3", "table4", "table5"):  # readable on a 120-character screen
+        assert max(len(line) for line in (finished_run / f"results/tables/{name}.md").read_text().splitlines()) <= 120
     assert "SYNTHETIC" in (finished_run / "results/tables/table2.md").read_text()
     table5 = pd.read_csv(finished_run / "results/tables/table5.csv")
     tm = table5[(table5["method"] == "segmamba") & (table5["metric"] == "tm")]
     assert len(tm) == 1 and (tm["status"].iloc[0] == "OOM" or not math.isnan(tm["mean"].iloc[0]))
+    length = table5[(table5["method"] == "segmamba") & (table5["column"] == "Sequence length")]["text"]
+    assert list(length) == ["4,096"]  # stage 1 of a 32³ input: (32/2)³
+    for summary in (finished_run / "results").glob("*/models/*/train_summary.json"):
+        content = json.loads(summary.read_text())
+        assert isinstance(content["collapsed"], bool) and "validations" in content["collapse_check"], summary
     for dataset in ("brats2023", "crc500"):
         for figure in (f"fig4_{dataset}.png", f"training_curves_{dataset}.png"):
             assert (finished_run / "results/figures" / figure).read_bytes()[:4] == b"\x89PNG"

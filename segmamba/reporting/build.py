@@ -13,15 +13,15 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from segmamba.errors import InputError
-from segmamba.reporting import figures, paper, tables
+from segmamba.reporting import figures, paper, render, tables
 
 #: Image channel preferred for the visual comparison (FLAIR for BraTS; CT datasets have one channel).
 PREFERRED_CHANNELS = ("t2f", "flair", "CT")
 
 TITLES = {
-    "table2": "Table 2: BraTS2023 (Dice %, HD95 mm) and AIIB2023 (IoU, DLR, DBR %), seven methods",
-    "table3": "Table 3: CRC-500 (Dice %, HD95 mm), seven methods",
-    "table4": "Table 4: ablation of the GSC and ToM modules (Dice %, HD95 mm)",
+    "table2": "Table 2: BraTS2023 (Dice %, HD95 mm) and AIIB2023 (IoU, DLR, DBR %), compared methods",
+    "table3": "Table 3: CRC-500 (Dice %, HD95 mm), compared methods",
+    "table4": "Table 4: ablation of the GSC and ToM modules",
     "table5": "Table 5: efficiency (training memory TM, inference memory IM, inference throughput IT)",
 }
 
@@ -31,30 +31,84 @@ def _read_all(layout: Mapping[str, str | os.PathLike]) -> dict[str, pd.DataFrame
     return {model: tables.read_case_metrics(path) for model, path in layout.items()}
 
 
-def make_table2(layout: Mapping[str, Mapping[str, str]], synthetic: Mapping[str, bool], prefix: str) -> None:
-    """Write Table 2 from ``{dataset: {model: metrics CSV}}`` to ``<prefix>.csv|.md|.tex``."""
+def read_optional_json(path: str | os.PathLike | None) -> dict | None:
+    """A JSON file's content, or None when ``path`` is None or the file does not exist.
+
+    Raises:
+        InputError: the file exists but is not a JSON object.
+    """
+    if path is None or not os.path.exists(path):
+        return None
+    try:
+        content = json.loads(open(path).read())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: cannot read JSON ({exc})") from exc
+    if not isinstance(content, dict):
+        raise InputError(f"{path}: expected a JSON object, got {type(content).__name__}")
+    return content
+
+
+def read_outcomes(files: Mapping[str, Mapping[str, str]] | None) -> dict[str, tables.TrainingOutcome]:
+    """``{model: TrainingOutcome}`` from ``{model: {"train_summary": path, "metrics_summary": path}}``.
+
+    Either file may be absent (then it says nothing): ``train_summary.json`` names a collapsed training, the
+    evaluation summary beside the metrics CSV an all-background test prediction.
+    """
+    return {
+        model: tables.training_outcome(
+            read_optional_json(paths.get("train_summary")), read_optional_json(paths.get("metrics_summary"))
+        )
+        for model, paths in (files or {}).items()
+    }
+
+
+def make_table2(
+    layout: Mapping[str, Mapping[str, str]],
+    synthetic: Mapping[str, bool],
+    prefix: str,
+    outcome_files: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None,
+) -> None:
+    """Write Table 2 from ``{dataset: {model: metrics CSV}}`` to ``<prefix>.csv|.md|.tex``.
+
+    ``outcome_files``: ``{dataset: {model: {"train_summary": path, "metrics_summary": path}}}`` (``read_outcomes``).
+    """
     metrics = {dataset: _read_all(models) for dataset, models in layout.items()}
-    tidy = tables.build_table2(metrics, synthetic)
-    tables.write_table(tidy, prefix, TITLES["table2"])
+    outcomes = {dataset: read_outcomes(files) for dataset, files in (outcome_files or {}).items()}
+    tidy = tables.build_table2(metrics, synthetic, outcomes)
+    render.write_table(tidy, prefix, TITLES["table2"], render.accuracy_notes(tidy))
 
 
-def make_table3(layout: Mapping[str, str], synthetic: bool, prefix: str) -> None:
+def make_table3(
+    layout: Mapping[str, str],
+    synthetic: bool,
+    prefix: str,
+    outcome_files: Mapping[str, Mapping[str, str]] | None = None,
+) -> None:
     """Write Table 3 from ``{model: CRC-500 metrics CSV}`` to ``<prefix>.csv|.md|.tex``."""
-    tidy = tables.build_table3(_read_all(layout), synthetic)
-    tables.write_table(tidy, prefix, TITLES["table3"], [paper.TABLE3_NOTE])
+    tidy = tables.build_table3(_read_all(layout), synthetic, read_outcomes(outcome_files))
+    render.write_table(tidy, prefix, TITLES["table3"], render.accuracy_notes(tidy, [paper.TABLE3_NOTE]))
 
 
-def make_table4(layout: Mapping[str, str], dataset: str, synthetic: bool, prefix: str) -> None:
+def make_table4(
+    layout: Mapping[str, str],
+    dataset: str,
+    synthetic: bool,
+    prefix: str,
+    outcome_files: Mapping[str, Mapping[str, str]] | None = None,
+) -> None:
     """Write Table 4 from ``{model: metrics CSV}`` of the ablation dataset to ``<prefix>.csv|.md|.tex``."""
-    tidy = tables.build_table4(_read_all(layout), dataset, synthetic)
-    note = f"Dataset: {tables.DATASET_LABELS.get(dataset, dataset)} (the paper's ablation uses CRC-500)."
-    tables.write_table(tidy, prefix, TITLES["table4"], [note])
+    tidy = tables.build_table4(_read_all(layout), dataset, synthetic, read_outcomes(outcome_files))
+    note = f"Dataset: {tables.dataset_label(dataset)}"
+    if dataset != paper.ABLATION_DATASET:
+        note += f" (the paper's ablation uses {tables.dataset_label(paper.ABLATION_DATASET)}; no paper values)"
+    note += ". LC = large-kernel convolution, GSC = gated spatial convolution, ToM = tri-orientated Mamba."
+    render.write_table(tidy, prefix, TITLES["table4"], render.accuracy_notes(tidy, [note]))
 
 
 def make_table5(paths: Sequence[str], reduced_scale: bool, prefix: str) -> None:
     """Write Table 5 from efficiency JSONs to ``<prefix>.csv|.md|.tex``."""
     tidy = tables.build_table5([tables.read_efficiency(path) for path in paths], reduced_scale)
-    tables.write_table(tidy, prefix, TITLES["table5"])
+    render.write_table(tidy, prefix, TITLES["table5"], render.efficiency_notes(tidy, reduced_scale))
 
 
 def choose_channel(channel_names: Sequence[str]) -> int:
@@ -74,7 +128,10 @@ def make_figure4(
     prediction_dirs: Mapping[str, str],
     out_path: str,
 ) -> None:
-    """Fig. 4 panel of one dataset: the first test case (sorted) with foreground, on its fullest slice.
+    """Fig. 4 panel of one dataset: the test slice with the largest ground-truth foreground cross-section.
+
+    Every test case's ground truth is read (one at a time); the case and axial slice whose foreground
+    cross-section is largest are shown, the image beside the ground truth and each model's prediction.
 
     Args:
         dataset: dataset name (selects the reader of ``root``).
@@ -92,30 +149,40 @@ def make_figure4(
     test_cases = sorted(json.loads(open(split_path).read())["test"])
     if not test_cases:
         raise InputError(f"{split_path}: the test split is empty; nothing to show")
-    chosen = test_cases[0]
-    for case in test_cases:
-        if np.asarray(nib.load(os.path.join(gt_dir, f"{case}.nii.gz")).dataobj).any():
-            chosen = case
-            break
+
+    def read_label(case: str) -> np.ndarray:
+        path = os.path.join(gt_dir, f"{case}.nii.gz")
+        if not os.path.exists(path):
+            raise InputError(f"case {case}: ground truth {path} missing")
+        return np.asarray(nib.load(path).dataobj)
+
+    chosen, slice_index = figures.choose_case_and_slice((case, read_label(case)) for case in test_cases)
     reader = open_dataset(dataset, root)
     case = reader.load_case(chosen)
     channel = choose_channel(reader.info.channel_names)
-    ground_truth = np.asarray(nib.load(os.path.join(gt_dir, f"{chosen}.nii.gz")).dataobj)
+    ground_truth = read_label(chosen)
     predictions = {}
     for model, folder in prediction_dirs.items():
         path = os.path.join(folder, f"{chosen}.nii.gz")
         if not os.path.exists(path):
             raise InputError(f"case {chosen}: prediction {path} missing")
         predictions[paper.method_label(model)] = np.asarray(nib.load(path).dataobj)
-    title = f"{tables.DATASET_LABELS.get(dataset, dataset)}: case {chosen}, {reader.info.channel_names[channel]}"
-    figures.plot_visual_comparison(case.image[channel], ground_truth, predictions, out_path, title,
-                                   label_names=dict(reader.info.label_names))
+    title = f"{tables.dataset_label(dataset)}: case {chosen}, {reader.info.channel_names[channel]}"
+    figures.plot_visual_comparison(
+        case.image[channel],
+        ground_truth,
+        predictions,
+        out_path,
+        title,
+        slice_index=slice_index,
+        label_names=dict(reader.info.label_names),
+    )
 
 
 def make_training_curves(logs: Mapping[str, str], dataset: str, out_path: str) -> None:
     """Training curves of every model on one dataset from ``{model: train_log.csv}``."""
     frames = {paper.method_label(model): pd.read_csv(path) for model, path in logs.items()}
-    title = f"Training on {tables.DATASET_LABELS.get(dataset, dataset)}"
+    title = f"Training on {tables.dataset_label(dataset)}"
     figures.plot_training_curves(frames, out_path, title)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import matplotlib
 
@@ -26,15 +26,37 @@ from segmamba.io_utils import atomic_path  # noqa: E402
 LABEL_COLOURS = ["#e41a1c", "#4daf4a", "#ffd92f", "#377eb8", "#984ea3", "#ff7f00"]
 
 
-def select_slice(label: np.ndarray, axis: int = 2) -> int:
-    """Index along ``axis`` of the slice with the most foreground voxels in ``label`` (middle slice if none)."""
+def largest_cross_section(label: np.ndarray, axis: int = 2) -> tuple[int, int]:
+    """(index, voxels) of the slice along ``axis`` with the largest foreground (label > 0) cross-section.
+
+    Ties go to the lowest index; a label map without foreground gives (its middle slice, 0).
+    """
     if label.ndim != 3:
         raise ValueError(f"expected a 3D label map, got shape {label.shape}")
-    other_axes = tuple(a for a in range(3) if a != axis)
-    counts = (label > 0).sum(axis=other_axes)
+    counts = (label > 0).sum(axis=tuple(a for a in range(3) if a != axis))
     if counts.max() == 0:
-        return label.shape[axis] // 2
-    return int(np.argmax(counts))
+        return label.shape[axis] // 2, 0
+    index = int(np.argmax(counts))
+    return index, int(counts[index])
+
+
+def choose_case_and_slice(labels: Iterable[tuple[str, np.ndarray]], axis: int = 2) -> tuple[str, int]:
+    """The case and slice with the largest ground-truth foreground cross-section among ``(case, label)`` pairs.
+
+    Ties go to the first case; when no case has foreground, the first case's middle slice. The label maps are
+    consumed one at a time (a generator keeps one in memory).
+
+    Raises:
+        ValueError: ``labels`` is empty.
+    """
+    best = None
+    for case, label in labels:
+        index, area = largest_cross_section(label, axis)
+        if best is None or area > best[2]:
+            best = (case, index, area)
+    if best is None:
+        raise ValueError("no label maps to choose a slice from")
+    return best[0], best[1]
 
 
 def _overlay(ax, image_slice: np.ndarray, label_slice: np.ndarray | None, title: str) -> None:
@@ -66,7 +88,7 @@ def plot_visual_comparison(
         predictions: method display name -> label map (X, Y, Z), in panel order.
         out_path: PNG to write (atomically).
         title: figure title.
-        slice_index: slice along Z to show; default the slice with the most ground-truth foreground.
+        slice_index: slice along Z to show; default the largest ground-truth foreground cross-section.
         label_names: optional {label value: name} for a colour legend (background 0 is skipped).
 
     Returns:
@@ -75,7 +97,7 @@ def plot_visual_comparison(
     for name, volume in [("ground truth", ground_truth), *predictions.items()]:
         if volume.shape != image.shape:
             raise ValueError(f"{name} has shape {volume.shape}, the image {image.shape}")
-    index = select_slice(ground_truth) if slice_index is None else slice_index
+    index = largest_cross_section(ground_truth)[0] if slice_index is None else slice_index
     panels = [("Image", None), ("Ground truth", ground_truth), *predictions.items()]
     figure, axes = plt.subplots(1, len(panels), figsize=(1.9 * len(panels), 2.3), squeeze=False)
     for ax, (name, label) in zip(axes[0], panels, strict=True):
@@ -122,7 +144,8 @@ def plot_efficiency(records: Sequence[Mapping], out_path: str | os.PathLike, tit
     """
     from segmamba.reporting.paper import method_label
 
-    labels = [f"{method_label(r['model'])}\n{r['size']}³" for r in records]
+    labels = [f"{method_label(r['model'])}\n{r['size']}³" + (f"\n{r['variant']}" if r.get("variant") else "")
+              for r in records]
     figure, axes = plt.subplots(1, 3, figsize=(11, 3.4))
     for ax, (key, heading) in zip(axes, [("tm", "Training memory (MB)"), ("im", "Inference memory (MB)"),
                                          ("it", "Inference throughput (cases/s)")], strict=True):

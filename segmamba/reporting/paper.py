@@ -1,12 +1,7 @@
 """Numbers the SegMamba paper (Xing et al., MICCAI 2024, arXiv 2401.13560) reports, for the comparison tables.
 
-Sources, in order of precedence:
-- the paper text (``shared/paper/segmamba-paper.txt``), whose Tables 2, 4 and 5 survived the text extraction
-  (Table 5 lost its "input resolution" column, 128³, so its remaining cells are shifted by one column; they
-  are read here by meaning: sequence length 262,144, then TM, IM, IT);
-- the architecture specification §5 (``shared/specs/segmamba-architecture.md``), which confirms the BraTS
-  Dice of WT 93.61 / TC 92.65 / ET 87.71 and Table 5's SegMamba row (17,976 MB, 6,279 MB, 1.51 cases/s at
-  128³).
+Tables 2, 4 and 5 are transcribed from the paper. Table 5's rows are the measurements at the paper's
+128³ input (sequence length 262,144): TM, IM and IT, SegMamba's being 17,976 MB, 6,279 MB and 1.51 cases/s.
 
 Table 3 (CRC-500, seven methods) was lost in the text extraction. Only two of its rows are known from
 elsewhere in the paper: SegMamba's 48.02 % / 30.89 (stated in the text) and UX-Net's 45.73 % / 49.73 (the
@@ -17,7 +12,8 @@ Units: Dice, IoU, DLR and DBR in percent; HD95 in mm; TM and IM in MB; IT in cas
 
 from __future__ import annotations
 
-#: Display names, in the paper's row order, of the seven compared methods (Tables 2 and 3).
+#: Display names: the seven compared methods in the paper's row order (Tables 2 and 3), the ablation
+#: variants, and models the paper does not have.
 METHOD_LABELS: dict[str, str] = {
     "segresnet": "SegresNet",
     "uxnet": "UX-Net",
@@ -30,6 +26,12 @@ METHOD_LABELS: dict[str, str] = {
     "segmamba_m2": "M2",
     "segmamba_m3": "M3",
     "segmamba_m6": "M6",
+    "nnunet_resenc_m": "nnU-Net ResEnc M",
+}
+
+#: A note shown under every table in which the method appears (marked at its row).
+METHOD_NOTES: dict[str, str] = {
+    "nnunet_resenc_m": "not in the paper: compute-matched CNN reference (nnU-Net Revisited)",
 }
 
 #: Paper Table 2: BraTS2023 (Dice %, HD95 mm) and AIIB2023 (IoU, DLR, DBR %), per method.
@@ -64,8 +66,8 @@ TABLE3: dict[str, dict[str, float | None]] = {
 
 #: Why some Table 3 paper cells are empty (printed under the table).
 TABLE3_NOTE = (
-    "The paper's Table 3 was lost in the text extraction; the UX-Net row is the UX-Net row of the CRC-500 "
-    "ablation (Table 4) and the SegMamba row is quoted in the paper's text. Other paper cells are unknown."
+    "Of the paper's Table 3 only two rows are known here: UX-Net (its row in the paper's CRC-500 ablation, "
+    "Table 4) and SegMamba (quoted in the paper's text); the other methods have no paper row."
 )
 
 #: Paper Table 4: CRC-500 ablation, Dice (%) and HD95 (mm), with the modules each variant contains.
@@ -76,6 +78,12 @@ TABLE4: dict[str, dict[str, float]] = {
     "segmamba_m3": {"dice": 47.22, "hd95": 33.32},
     "segmamba": {"dice": 48.02, "hd95": 30.89},
 }
+
+#: The dataset of the paper's ablation (Table 4's paper values apply to it only).
+ABLATION_DATASET = "crc500"
+
+#: Table 4's module columns, in order.
+ABLATION_MODULE_NAMES = ("LC", "GSC", "ToM")
 
 #: Table 4's module columns: LC = large-kernel convolution, GSC = gated spatial convolution, ToM =
 #: tri-orientated Mamba. M1 is a plain (forward-only) Mamba layer without GSC.
@@ -106,6 +114,20 @@ EFFICIENCY_MODELS: dict[str, dict[str, str | bool]] = {
     "segmamba_m6": {"row": "M6", "core": "Self-attention", "is_global": True},
     "segmamba": {"row": "SegMamba", "core": "TSMamba", "is_global": True},
 }
+
+
+#: The paper's accuracy numbers per dataset, ``{dataset: {method: {metric key: value}}}``: Table 2 holds
+#: both BraTS2023 and AIIB2023 (their metric keys differ), Table 3 CRC-500.
+DATASET_PAPER_VALUES: dict[str, dict[str, dict[str, float | None]]] = {
+    "brats2023": TABLE2,
+    "aiib2023": TABLE2,
+    "crc500": TABLE3,
+}
+
+
+def dataset_paper_values(dataset: str) -> dict[str, dict[str, float | None]]:
+    """The paper's numbers for a dataset's table (empty for a dataset the paper does not report)."""
+    return DATASET_PAPER_VALUES.get(dataset, {})
 
 
 def method_label(model: str) -> str:

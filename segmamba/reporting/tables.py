@@ -1,12 +1,17 @@
 """The paper's Tables 2-5 from per-case metric CSVs and efficiency JSONs, beside the paper's reported numbers.
 
 Every table is first built as a *tidy* frame (one row per table cell: method x metric), which is what the CSV
-holds. The Markdown and LaTeX files pivot it into the paper's layout (methods as rows, metrics as columns);
-each accuracy cell reads ``ours mean ± std (paper value, Δ ours − paper, Wilcoxon p vs SegMamba)``.
+holds, with every number: mean, std, n, the paper's value, Δ (ours − paper) and the p-value. The Markdown and
+LaTeX files (``segmamba.reporting.render``) show our mean ± std per cell, the paper's values in a row beneath
+each method and a significance marker; the exact p-values and Δ stay in the CSV.
 
 Accuracy statistics are computed over the test cases of one run: mean, sample standard deviation (ddof=1)
 and the two-sided paired Wilcoxon signed-rank p-value of each method against SegMamba on the cases both
 have (``segmamba.evaluation.stats.paired_wilcoxon``). Fractions are reported in percent, as in the paper.
+
+A dataset's table is built from its reported metrics (``DATASET_METRICS``), its display name
+(``DATASET_LABELS``) and the paper's values (``segmamba.reporting.paper.dataset_paper_values``); a dataset
+without paper values gets a table of our numbers only.
 """
 
 from __future__ import annotations
@@ -20,17 +25,21 @@ from dataclasses import dataclass
 import pandas as pd
 
 from segmamba.errors import InputError
-from segmamba.io_utils import write_text_atomic
 from segmamba.reporting import paper
 
 #: The model every other method is tested against.
 REFERENCE_MODEL = "segmamba"
 
-#: Columns of the tidy table CSV, in order.
-TIDY_COLUMNS = [
-    "table", "dataset", "row", "column", "method", "metric", "size", "n", "mean", "std", "status", "paper",
-    "diff", "p_value", "decimals", "synthetic", "text",
-]
+#: Columns of the tidy table CSV, in order. ``group`` is the column group (e.g. "Dice (%)") that the Markdown
+#: splits a wide table by; ``note`` says why a cell has its status (e.g. the collapse reason).
+TIDY_COLUMNS = (
+    "table dataset row column method metric size n mean std status paper diff p_value "
+    "decimals synthetic text group note"
+).split()
+
+#: Cell statuses: a measured cell, a method that was not run, a descriptive text cell, an out-of-memory
+#: measurement, a collapsed training (train_summary.json) and a model whose every test prediction is empty.
+OK, MISSING, TEXT, OOM, COLLAPSED, BACKGROUND_ONLY = "ok", "missing", "text", "OOM", "collapsed", "background only"
 
 
 @dataclass(frozen=True)
@@ -42,39 +51,61 @@ class MetricSpec:
         label: column heading, e.g. ``"WT Dice (%)"``.
         columns: metrics-CSV columns whose per-case mean is the value (one column, or several for "Avg").
         scale: factor applied to the value (100 turns fractions into percent).
+        group: the column group a wide table is split by, e.g. ``"Dice (%)"``.
     """
 
     key: str
     label: str
     columns: tuple[str, ...]
     scale: float = 1.0
+    group: str = ""
 
+
+DICE, HD95 = "Dice (%)", "HD95 (mm)"
 
 #: The metrics each dataset reports, in the paper's column order.
 DATASET_METRICS: dict[str, list[MetricSpec]] = {
     "brats2023": [
-        MetricSpec("dice_wt", "WT Dice (%)", ("dice_wt",), 100.0),
-        MetricSpec("hd95_wt", "WT HD95 (mm)", ("hd95_wt",)),
-        MetricSpec("dice_tc", "TC Dice (%)", ("dice_tc",), 100.0),
-        MetricSpec("hd95_tc", "TC HD95 (mm)", ("hd95_tc",)),
-        MetricSpec("dice_et", "ET Dice (%)", ("dice_et",), 100.0),
-        MetricSpec("hd95_et", "ET HD95 (mm)", ("hd95_et",)),
-        MetricSpec("dice_avg", "Avg Dice (%)", ("dice_wt", "dice_tc", "dice_et"), 100.0),
-        MetricSpec("hd95_avg", "Avg HD95 (mm)", ("hd95_wt", "hd95_tc", "hd95_et")),
+        MetricSpec("dice_wt", "WT Dice (%)", ("dice_wt",), 100.0, DICE),
+        MetricSpec("hd95_wt", "WT HD95 (mm)", ("hd95_wt",), 1.0, HD95),
+        MetricSpec("dice_tc", "TC Dice (%)", ("dice_tc",), 100.0, DICE),
+        MetricSpec("hd95_tc", "TC HD95 (mm)", ("hd95_tc",), 1.0, HD95),
+        MetricSpec("dice_et", "ET Dice (%)", ("dice_et",), 100.0, DICE),
+        MetricSpec("hd95_et", "ET HD95 (mm)", ("hd95_et",), 1.0, HD95),
+        MetricSpec("dice_avg", "Avg Dice (%)", ("dice_wt", "dice_tc", "dice_et"), 100.0, DICE),
+        MetricSpec("hd95_avg", "Avg HD95 (mm)", ("hd95_wt", "hd95_tc", "hd95_et"), 1.0, HD95),
     ],
     "aiib2023": [
-        MetricSpec("iou", "Airway IoU (%)", ("iou",), 100.0),
-        MetricSpec("dlr", "Airway DLR (%)", ("dlr",), 100.0),
-        MetricSpec("dbr", "Airway DBR (%)", ("dbr",), 100.0),
+        MetricSpec("iou", "Airway IoU (%)", ("iou",), 100.0, "Airway (%)"),
+        MetricSpec("dlr", "Airway DLR (%)", ("dlr",), 100.0, "Airway (%)"),
+        MetricSpec("dbr", "Airway DBR (%)", ("dbr",), 100.0, "Airway (%)"),
     ],
     "crc500": [
-        MetricSpec("dice", "Dice (%)", ("dice",), 100.0),
-        MetricSpec("hd95", "HD95 (mm)", ("hd95",)),
+        MetricSpec("dice", "Dice (%)", ("dice",), 100.0, DICE),
+        MetricSpec("hd95", "HD95 (mm)", ("hd95",), 1.0, HD95),
     ],
 }
 
-#: Short dataset names used in column headings of multi-dataset tables.
+#: Short dataset names used in headings.
 DATASET_LABELS = {"brats2023": "BraTS2023", "aiib2023": "AIIB2023", "crc500": "CRC-500"}
+
+
+def dataset_label(dataset: str) -> str:
+    """Display name of a dataset (the name itself when it has none)."""
+    return DATASET_LABELS.get(dataset, dataset)
+
+
+def dataset_metrics(dataset: str) -> list[MetricSpec]:
+    """The metrics a dataset's table reports.
+
+    Raises:
+        InputError: the dataset has no metric list.
+    """
+    if dataset not in DATASET_METRICS:
+        raise InputError(
+            f"tables: no reported metrics defined for dataset {dataset!r} (known: {', '.join(DATASET_METRICS)})"
+        )
+    return DATASET_METRICS[dataset]
 
 
 def read_case_metrics(path: str | os.PathLike) -> pd.DataFrame:
@@ -112,12 +143,57 @@ def wilcoxon_against(values: pd.Series, reference: pd.Series) -> float:
     return float(paired_wilcoxon(values.loc[common].to_numpy(), reference.loc[common].to_numpy()))
 
 
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """How one model's training on one dataset went, as far as the tables mark it.
+
+    Attributes:
+        status: ``OK``, ``COLLAPSED`` (its train_summary.json says so) or ``BACKGROUND_ONLY`` (every test
+            prediction is all background).
+        reason: why, for the CSV's ``note`` column (None when ``OK``).
+    """
+
+    status: str = OK
+    reason: str | None = None
+
+
+def predictions_all_background(metrics_summary: Mapping) -> bool:
+    """Whether an evaluation summary (``<metrics>.summary.json``) says every test prediction was empty.
+
+    Every metric column must count an empty prediction for every case (``n_empty_prediction == n_cases``);
+    a summary without these counts says nothing (False).
+    """
+    n_cases, metrics = metrics_summary.get("n_cases"), metrics_summary.get("metrics")
+    if not n_cases or not isinstance(metrics, Mapping) or not metrics:
+        return False
+    counts = [entry.get("n_empty_prediction") if isinstance(entry, Mapping) else None for entry in metrics.values()]
+    return all(count == n_cases for count in counts)
+
+
+def training_outcome(train_summary: Mapping | None, metrics_summary: Mapping | None) -> TrainingOutcome:
+    """The mark of one model's cells from its ``train_summary.json`` and its evaluation summary (either None).
+
+    A training summary with ``collapsed: true`` gives ``COLLAPSED`` (with its ``collapse_reason``); otherwise
+    an evaluation summary in which every test prediction is empty gives ``BACKGROUND_ONLY``.
+    """
+    if train_summary is not None and train_summary.get("collapsed"):
+        return TrainingOutcome(COLLAPSED, train_summary.get("collapse_reason") or "the training collapsed")
+    if metrics_summary is not None and predictions_all_background(metrics_summary):
+        return TrainingOutcome(BACKGROUND_ONLY, "every test prediction is background only")
+    return TrainingOutcome()
+
+
 def _empty_cell(**fields) -> dict:
     """A tidy row with every column present (NaN / empty defaults), updated with ``fields``."""
     row = {column: math.nan for column in TIDY_COLUMNS}
-    row.update({"size": math.nan, "status": "ok", "paper": math.nan, "text": "", "synthetic": False, "decimals": 2})
+    row.update({"status": OK, "text": "", "note": "", "group": "", "synthetic": False, "decimals": 2})
     row.update(fields)
     return row
+
+
+def table_methods(paper_methods: Sequence[str], run_models: Sequence[str]) -> list[str]:
+    """Row order of an accuracy table: the paper's methods, then any other model that was run."""
+    return list(paper_methods) + [model for model in run_models if model not in paper_methods]
 
 
 def accuracy_rows(
@@ -127,7 +203,7 @@ def accuracy_rows(
     methods: Sequence[str],
     paper_values: Mapping[str, Mapping[str, float | None]],
     synthetic: bool,
-    column_prefix: str = "",
+    outcomes: Mapping[str, TrainingOutcome] | None = None,
 ) -> list[dict]:
     """Tidy rows (one per method x metric) comparing our per-case metrics with the paper.
 
@@ -135,33 +211,45 @@ def accuracy_rows(
         table: table name written into every row (e.g. ``"table2"``).
         dataset: dataset name (selects the metrics in ``DATASET_METRICS``).
         metrics_by_model: per-case metric frames (``read_case_metrics``) of the models that were run.
-        methods: row order; methods absent from ``metrics_by_model`` get status ``"missing"`` (paper only).
-        paper_values: the paper's numbers per method and metric key (``None`` when unknown).
+        methods: row order; methods absent from ``metrics_by_model`` get status ``MISSING`` (paper only).
+        paper_values: the paper's numbers per method and metric key (``None`` or absent when unknown).
         synthetic: whether the dataset was a synthetic stand-in.
-        column_prefix: prefix of the column headings (the dataset label in multi-dataset tables).
+        outcomes: per model, how its training went (``training_outcome``); cells of a collapsed training
+            keep their numbers but get its status.
     """
+    outcomes = outcomes or {}
     rows = []
-    for spec in DATASET_METRICS[dataset]:
+    for spec in dataset_metrics(dataset):
         reference = None
         if REFERENCE_MODEL in metrics_by_model:
             reference = case_values(metrics_by_model[REFERENCE_MODEL], spec, f"{dataset}/{REFERENCE_MODEL}")
         for method in methods:
             paper_value = paper_values.get(method, {}).get(spec.key)
             cell = _empty_cell(
-                table=table, dataset=dataset, row=paper.method_label(method), column=column_prefix + spec.label,
-                method=method, metric=spec.key, synthetic=synthetic,
+                table=table,
+                dataset=dataset,
+                row=paper.method_label(method),
+                column=spec.label,
+                group=spec.group,
+                method=method,
+                metric=spec.key,
+                synthetic=synthetic,
                 paper=math.nan if paper_value is None else float(paper_value),
             )
             if method not in metrics_by_model:
-                cell.update(status="missing", n=0)
+                cell.update(status=MISSING, n=0)
                 rows.append(cell)
                 continue
             values = case_values(metrics_by_model[method], spec, f"{dataset}/{method}")
             mean = float(values.mean()) if len(values) else math.nan
+            outcome = outcomes.get(method, TrainingOutcome())
             cell.update(
-                n=len(values), mean=mean,
+                n=len(values),
+                mean=mean,
                 std=float(values.std(ddof=1)) if len(values) > 1 else math.nan,
                 diff=mean - cell["paper"],
+                status=outcome.status,
+                note=outcome.reason or "",
             )
             if reference is not None and method != REFERENCE_MODEL:
                 cell["p_value"] = wilcoxon_against(values, reference)
@@ -172,50 +260,133 @@ def accuracy_rows(
 def text_rows(table: str, dataset: str, method: str, texts: Mapping[str, str], **fields) -> list[dict]:
     """Tidy rows for descriptive (non-numeric) cells, e.g. the ablation's module check marks."""
     return [
-        _empty_cell(table=table, dataset=dataset, row=paper.method_label(method), column=column, method=method,
-                    metric=column, status="text", text=text, **fields)
+        _empty_cell(
+            table=table,
+            dataset=dataset,
+            row=paper.method_label(method),
+            column=column,
+            method=method,
+            metric=column,
+            status=TEXT,
+            text=text,
+            **fields,
+        )
         for column, text in texts.items()
     ]
 
 
-def build_table2(metrics: Mapping[str, Mapping[str, pd.DataFrame]], synthetic: Mapping[str, bool]) -> pd.DataFrame:
-    """Table 2: BraTS2023 WT/TC/ET/Avg Dice and HD95 and AIIB2023 IoU/DLR/DBR for the seven methods.
+def build_accuracy_table(
+    table: str,
+    datasets: Sequence[str],
+    metrics: Mapping[str, Mapping[str, pd.DataFrame]],
+    synthetic: Mapping[str, bool],
+    outcomes: Mapping[str, Mapping[str, TrainingOutcome]] | None = None,
+    paper_methods: Sequence[str] = (),
+) -> pd.DataFrame:
+    """An accuracy table of any datasets: their reported metrics for every method, beside the paper's values.
+
+    Args:
+        table: table name (e.g. ``"table2"``, or a dataset's own name).
+        datasets: the datasets, in column order.
+        metrics: ``{dataset: {model: per-case frame}}`` of the models that were run.
+        synthetic: ``{dataset: True if synthetic}``.
+        outcomes: ``{dataset: {model: TrainingOutcome}}``; absent models count as fine.
+        paper_methods: methods shown (with the paper's values) even when not run, first, in this order.
+    """
+    outcomes = outcomes or {}
+    run_models = list(dict.fromkeys(model for dataset in datasets for model in metrics.get(dataset, {})))
+    methods = table_methods(paper_methods, run_models)
+    rows = []
+    for dataset in datasets:
+        rows += accuracy_rows(
+            table,
+            dataset,
+            metrics.get(dataset, {}),
+            methods,
+            paper.dataset_paper_values(dataset),
+            synthetic.get(dataset, False),
+            outcomes.get(dataset, {}),
+        )
+    return pd.DataFrame(rows, columns=TIDY_COLUMNS)
+
+
+def build_table2(
+    metrics: Mapping[str, Mapping[str, pd.DataFrame]],
+    synthetic: Mapping[str, bool],
+    outcomes: Mapping[str, Mapping[str, TrainingOutcome]] | None = None,
+) -> pd.DataFrame:
+    """Table 2: BraTS2023 WT/TC/ET/Avg Dice and HD95 and AIIB2023 IoU/DLR/DBR for the compared methods.
 
     Args:
         metrics: ``{dataset: {model: per-case frame}}`` for ``brats2023`` and/or ``aiib2023``.
         synthetic: ``{dataset: True if synthetic}``.
+        outcomes: ``{dataset: {model: TrainingOutcome}}``.
     """
-    methods = list(paper.TABLE2)
-    rows = []
-    for dataset in ("brats2023", "aiib2023"):
-        rows += accuracy_rows("table2", dataset, metrics.get(dataset, {}), methods, paper.TABLE2,
-                              synthetic.get(dataset, False), DATASET_LABELS[dataset] + " ")
-    return pd.DataFrame(rows, columns=TIDY_COLUMNS)
+    return build_accuracy_table(
+        "table2", ("brats2023", "aiib2023"), metrics, synthetic, outcomes, paper_methods=list(paper.TABLE2)
+    )
 
 
-def build_table3(metrics: Mapping[str, pd.DataFrame], synthetic: bool) -> pd.DataFrame:
-    """Table 3: CRC-500 Dice and HD95 for the seven methods (``metrics``: ``{model: per-case frame}``)."""
-    rows = accuracy_rows("table3", "crc500", metrics, list(paper.TABLE3), paper.TABLE3, synthetic)
-    return pd.DataFrame(rows, columns=TIDY_COLUMNS)
+def build_table3(
+    metrics: Mapping[str, pd.DataFrame], synthetic: bool, outcomes: Mapping[str, TrainingOutcome] | None = None
+) -> pd.DataFrame:
+    """Table 3: CRC-500 Dice and HD95 for the compared methods (``metrics``: ``{model: per-case frame}``)."""
+    return build_accuracy_table(
+        "table3",
+        ("crc500",),
+        {"crc500": metrics},
+        {"crc500": synthetic},
+        {"crc500": outcomes or {}},
+        paper_methods=list(paper.TABLE3),
+    )
 
 
-def build_table4(metrics: Mapping[str, pd.DataFrame], dataset: str, synthetic: bool) -> pd.DataFrame:
-    """Table 4: the ablation (UX-Net, M1, M2, M3, SegMamba) with module check marks, Dice and HD95."""
-    methods = list(paper.TABLE4)
+def build_table4(
+    metrics: Mapping[str, pd.DataFrame],
+    dataset: str,
+    synthetic: bool,
+    outcomes: Mapping[str, TrainingOutcome] | None = None,
+) -> pd.DataFrame:
+    """Table 4: the ablation (UX-Net, M1, M2, M3, SegMamba) with module check marks, and its metrics.
+
+    The paper's values (CRC-500 Dice and HD95) appear only where the ablation dataset reports those metrics.
+    """
+    methods = table_methods(list(paper.TABLE4), list(metrics))
     rows = []
     for method in methods:
-        marks = {module: "✓" if present else "" for module, present in paper.ABLATION_MODULES[method].items()}
-        rows += text_rows("table4", dataset, method, marks, synthetic=synthetic)
-    rows += accuracy_rows("table4", dataset, metrics, methods, paper.TABLE4, synthetic)
+        modules = paper.ABLATION_MODULES.get(method, {})
+        marks = {module: "✓" if modules.get(module) else "" for module in paper.ABLATION_MODULE_NAMES}
+        rows += text_rows("table4", dataset, method, marks, synthetic=synthetic, group="Modules")
+    paper_values = paper.TABLE4 if dataset == paper.ABLATION_DATASET else {}
+    rows += accuracy_rows("table4", dataset, metrics, methods, paper_values, synthetic, outcomes)
     return pd.DataFrame(rows, columns=TIDY_COLUMNS)
+
+
+def _quantity(record: Mapping, key: str, path) -> tuple[float, bool, int]:
+    """(median or NaN, out of memory?, number of measurements) of one efficiency quantity."""
+    entry = record[key]
+    median = entry.get("median") if isinstance(entry, Mapping) else entry
+    if median is not None and median != "OOM" and not isinstance(median, int | float):
+        raise InputError(f"efficiency result {path}: {key}.median is {median!r}; expected a number or 'OOM'")
+    values = entry.get("values") if isinstance(entry, Mapping) else None
+    count = len(values) if isinstance(values, list) else 1
+    return (float(median) if isinstance(median, int | float) else math.nan), median == "OOM", count
 
 
 def read_efficiency(path: str | os.PathLike) -> dict:
-    """Read a ``segmamba efficiency`` JSON into ``{model, size, tm, im, it, status, device}``.
+    """Read a ``segmamba efficiency`` JSON into the record Table 5 and the efficiency chart use.
 
-    The JSON holds ``training_memory``, ``inference_memory`` (MB) and ``inference_throughput`` (cases/s),
-    each with a ``median`` that is a number or ``"OOM"``. TM and IM are returned in MB, IT in cases/s;
-    ``status`` is ``"OOM"`` when any quantity ran out of memory (its value is then NaN).
+    The JSON holds ``model``, ``size``, ``training_memory``, ``inference_memory`` (MB) and
+    ``inference_throughput`` (cases/s), each with a ``median`` that is a number or ``"OOM"``; optionally
+    ``training_memory_reserved`` / ``inference_memory_reserved`` (same shape, null on CPU), ``scan_backend``
+    (null for a model without a Mamba scan), ``sequence_length`` (stage-1 length, (size/2)³ when absent) and
+    ``variant`` (e.g. ``"fused attention"``, a second row of the same model).
+
+    Returns:
+        ``{model, size, variant, tm, im, it, tm_reserved, im_reserved, repeats, status, device, scan_backend,
+        sequence_length}``: TM and IM in MB, IT in cases/s (NaN when out of memory), reserved memory None when
+        not recorded, ``status`` ``"OOM"`` when any quantity ran out of memory, ``scan_backend`` ``""`` when
+        the JSON does not record it.
 
     Raises:
         InputError: the file is not valid JSON or lacks the model, size or a quantity.
@@ -228,166 +399,112 @@ def read_efficiency(path: str | os.PathLike) -> dict:
     missing = [key for key in ("model", "size", *quantities.values()) if key not in record]
     if missing:
         raise InputError(f"efficiency result {path}: missing {', '.join(missing)}")
-    values, oom = {}, False
+    size = int(record["size"])
+    result = {"model": record["model"], "size": size, "variant": record.get("variant")}
+    oom, repeats = False, 1
     for short, key in quantities.items():
-        median = record[key].get("median") if isinstance(record[key], dict) else record[key]
-        oom = oom or median == "OOM"
-        values[short] = float(median) if isinstance(median, int | float) else math.nan
-    device = record.get("device_name") or record.get("device", "")
-    return {"model": record["model"], "size": int(record["size"]), **values,
-            "status": "OOM" if oom else "ok", "device": device}
+        result[short], out_of_memory, count = _quantity(record, key, path)
+        oom, repeats = oom or out_of_memory, max(repeats, count)
+    for short, key in (("tm_reserved", "training_memory_reserved"), ("im_reserved", "inference_memory_reserved")):
+        result[short] = None if record.get(key) is None else _quantity(record, key, path)[0]
+    result.update(
+        repeats=repeats,
+        status=OOM if oom else OK,
+        device=record.get("device_name") or record.get("device", ""),
+        scan_backend=record.get("scan_backend", ""),
+        sequence_length=int(record.get("sequence_length") or stage1_sequence_length(size)),
+    )
+    return result
+
+
+def stage1_sequence_length(size: int) -> int:
+    """Length of the longest sequence a Mamba layer scans for a size³ input: stage 1 at half resolution."""
+    return (size // 2) ** 3
 
 
 #: Table 5's measured columns: key, heading, decimals.
-EFFICIENCY_COLUMNS = [("tm", "TM (MB)", 0), ("im", "IM (MB)", 0), ("it", "IT (cases/s)", 2)]
+EFFICIENCY_COLUMNS = [
+    ("tm", "TM (MB)", 0),
+    ("tm_reserved", "TM reserved (MB)", 0),
+    ("im", "IM (MB)", 0),
+    ("im_reserved", "IM reserved (MB)", 0),
+    ("it", "IT (cases/s)", 2),
+]
+SETUP, MEASURED = "Set-up", "Measured"
+
+
+def efficiency_row_label(record: Mapping) -> str:
+    """Table 5 row of one efficiency record: the paper's row name, the input size and the variant, if any."""
+    info = paper.EFFICIENCY_MODELS.get(record["model"], {"row": paper.method_label(record["model"])})
+    label = f"{info['row']} @ {record['size']}³"
+    return f"{label} ({record['variant']})" if record.get("variant") else label
 
 
 def build_table5(results: Sequence[dict], reduced_scale: bool) -> pd.DataFrame:
-    """Table 5: training memory, inference memory, inference throughput and "is global" per model and size.
+    """Table 5: training memory, inference memory, inference throughput and "is global", one row per record.
 
     Args:
-        results: records from ``read_efficiency``. Paper values are shown for the paper's size (128³) only.
+        results: records from ``read_efficiency``. Paper values are shown for the paper's size (128³) and the
+            paper's variant (``variant`` None) only.
         reduced_scale: whether the models were measured at a reduced (demo) width, flagged in the notes.
     """
+    order = list(paper.EFFICIENCY_MODELS)
+    recorded = {key for record in results for key, _, _ in EFFICIENCY_COLUMNS if record[key] is not None}
     rows = []
-    for record in sorted(results, key=lambda r: (list(paper.EFFICIENCY_MODELS).index(r["model"])
-                                                 if r["model"] in paper.EFFICIENCY_MODELS else 99, r["size"])):
+    for record in sorted(
+        results,
+        key=lambda r: (
+            order.index(r["model"]) if r["model"] in order else len(order),
+            r["model"],
+            r["size"],
+            r.get("variant") or "",
+        ),
+    ):
         model, size = record["model"], record["size"]
-        info = paper.EFFICIENCY_MODELS.get(model, {"row": paper.method_label(model), "core": "", "is_global": ""})
-        label = f"{info['row']} @ {size}³"
-        common = {"table": "table5", "dataset": "", "row": label, "method": model, "size": size,
-                  "synthetic": reduced_scale}
-        is_global = "" if info["is_global"] == "" else ("✓" if info["is_global"] else "✗")
-        descriptive = {"Core module": info["core"], "Sequence length": f"{size ** 3:,}", "Device": record["device"]}
+        info = paper.EFFICIENCY_MODELS.get(model, {"core": "", "is_global": ""})
+        common = {
+            "table": "table5",
+            "dataset": "",
+            "row": efficiency_row_label(record),
+            "method": model,
+            "size": size,
+            "synthetic": reduced_scale,
+        }
+        backend = record["scan_backend"]
+        descriptive = {
+            "Core module": info["core"],
+            "Sequence length": f"{record['sequence_length']:,}",
+            "Scan backend": "—" if backend is None else (backend or "not recorded"),
+            "Is global": "" if info["is_global"] == "" else ("✓" if info["is_global"] else "✗"),
+            "Device": record["device"],
+        }
         for column, text in descriptive.items():
-            rows.append(_empty_cell(column=column, metric=column, status="text", text=text, **common))
-        paper_row = paper.TABLE5.get(model, {}) if size == paper.TABLE5_SIZE else {}
+            rows.append(_empty_cell(column=column, metric=column, group=SETUP, status=TEXT, text=text, **common))
+        is_paper_row = size == paper.TABLE5_SIZE and not record.get("variant")
+        paper_row = paper.TABLE5.get(model, {}) if is_paper_row else {}
         for key, heading, decimals in EFFICIENCY_COLUMNS:
-            paper_value = paper_row.get(key)
             ours = record[key]
-            status = "OOM" if record["status"] == "OOM" and math.isnan(ours) else "ok"
+            if key not in recorded:  # reserved memory recorded by no measurement (CPU, or older JSONs)
+                continue
+            if ours is None:  # recorded by other measurements, not by this one: "–"
+                rows.append(_empty_cell(column=heading, metric=key, group=MEASURED, status=TEXT, text="–", **common))
+                continue
+            paper_value = paper_row.get(key)
+            status = OOM if record["status"] == OOM and math.isnan(ours) else OK
             paper_number = float(paper_value) if isinstance(paper_value, int | float) else math.nan
-            cell = _empty_cell(column=heading, metric=key, n=1, mean=ours, status=status, paper=paper_number,
-                               diff=ours - paper_number, decimals=decimals, **common)
+            cell = _empty_cell(
+                column=heading,
+                metric=key,
+                group=MEASURED,
+                n=record["repeats"],
+                mean=ours,
+                status=status,
+                paper=paper_number,
+                diff=ours - paper_number,
+                decimals=decimals,
+                **common,
+            )
             if paper_value == "OOM":
                 cell["text"] = "paper: OOM"
             rows.append(cell)
-        rows.append(_empty_cell(column="Is global", metric="is_global", status="text", text=is_global, **common))
     return pd.DataFrame(rows, columns=TIDY_COLUMNS)
-
-
-def format_p_value(p_value: float) -> str:
-    """Format a p-value: ``p<0.001``, ``p=0.031``; empty for NaN."""
-    if p_value is None or (isinstance(p_value, float) and math.isnan(p_value)):
-        return ""
-    return "p<0.001" if p_value < 0.001 else f"p={p_value:.3f}"
-
-
-def format_cell(row: Mapping) -> str:
-    """Render one tidy row as the text of its table cell."""
-    if row["status"] == "text":
-        return str(row["text"])
-    decimals = int(row["decimals"])
-    paper_value = row["paper"]
-    has_paper = not (isinstance(paper_value, float) and math.isnan(paper_value))
-    paper_text = row["text"].removeprefix("paper: ") if row["text"] else ""
-    if has_paper:
-        paper_text = f"{paper_value:.{decimals}f}"
-    if row["status"] == "missing":
-        return f"not run (paper {paper_text})" if paper_text else "not run"
-    if row["status"] == "OOM":
-        ours = "OOM"
-    elif math.isnan(row["mean"]):
-        ours = "n/a"
-    elif math.isnan(row["std"]):
-        ours = f"{row['mean']:.{decimals}f}"
-    else:
-        ours = f"{row['mean']:.{decimals}f} ± {row['std']:.{decimals}f}"
-    extras = []
-    if paper_text:
-        extras.append(f"paper {paper_text}")
-    if has_paper and not math.isnan(row["diff"]):
-        extras.append(f"Δ {row['diff']:+.{decimals}f}")
-    p_text = format_p_value(row["p_value"])
-    if p_text:
-        extras.append(p_text)
-    return f"{ours} ({', '.join(extras)})" if extras else ours
-
-
-def wide_layout(tidy: pd.DataFrame) -> tuple[list[str], list[str], dict[tuple[str, str], str]]:
-    """Pivot a tidy table into (row labels, column labels, {(row, column): cell text}), keeping first-seen order."""
-    rows = list(dict.fromkeys(tidy["row"]))
-    columns = list(dict.fromkeys(tidy["column"]))
-    cells = {(r["row"], r["column"]): format_cell(r) for r in tidy.to_dict("records")}
-    return rows, columns, cells
-
-
-def render_markdown(tidy: pd.DataFrame, title: str, notes: Sequence[str]) -> str:
-    """Render a tidy table as a Markdown document: title, the table in the paper's layout, then notes."""
-    rows, columns, cells = wide_layout(tidy)
-    lines = [f"# {title}", "", "| Method | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for row in rows:
-        lines.append(f"| {row} | " + " | ".join(cells.get((row, column), "") for column in columns) + " |")
-    lines.append("")
-    lines += [f"- {note}" for note in notes]
-    return "\n".join(lines) + "\n"
-
-
-_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$",
-                  "{": r"\{", "}": r"\}", "±": r"$\pm$", "Δ": r"$\Delta$", "✓": r"$\checkmark$",
-                  "✗": r"$\times$", "³": r"$^3$", "<": r"$<$", "−": "-"}
-
-
-def latex_escape(text: str) -> str:
-    """Escape LaTeX special characters and map the tables' Unicode symbols to math-mode equivalents."""
-    return "".join(_LATEX_ESCAPES.get(char, char) for char in str(text))
-
-
-def render_latex(tidy: pd.DataFrame, title: str, notes: Sequence[str], label: str) -> str:
-    """Render a tidy table as a LaTeX ``table`` (booktabs, scaled to the line width) with notes below."""
-    rows, columns, cells = wide_layout(tidy)
-    lines = [
-        r"\begin{table}[t]", r"\centering", rf"\caption{{{latex_escape(title)}}}", rf"\label{{tab:{label}}}",
-        r"\resizebox{\linewidth}{!}{%", r"\begin{tabular}{l" + "c" * len(columns) + "}", r"\toprule",
-        "Method & " + " & ".join(latex_escape(column) for column in columns) + r" \\", r"\midrule",
-    ]
-    for row in rows:
-        lines.append(latex_escape(row) + " & " + " & ".join(latex_escape(cells.get((row, column), ""))
-                                                           for column in columns) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}}", r"\par\footnotesize"]
-    lines += [latex_escape(note) + r"\\" for note in notes]
-    lines.append(r"\end{table}")
-    return "\n".join(lines) + "\n"
-
-
-def table_notes(tidy: pd.DataFrame, extra: Sequence[str] = ()) -> list[str]:
-    """The notes printed under a table: cell format, synthetic-data warning, and ``extra`` lines."""
-    if (tidy["table"] == "table5").all():
-        notes = ["Cells: our median measurement (paper value, only at the paper's 128³ input; "
-                 "Δ = ours − paper); OOM = out of memory; TM/IM in MB, IT in cases/s."]
-    else:
-        notes = ["Cells: our mean ± sample std over the test cases (paper value, Δ = ours − paper, "
-                 "two-sided paired Wilcoxon signed-rank p-value against SegMamba on the same cases)."]
-        measured = tidy[(tidy["status"] == "ok") & (tidy["n"] > 0)]
-        counts = measured.groupby("dataset")["n"].max()
-        if len(counts):
-            notes.append("Test cases: " + ", ".join(f"{DATASET_LABELS.get(d, d)} n = {int(n)}"
-                                                    for d, n in counts.items()) + ".")
-    synthetic_rows = tidy[tidy["synthetic"].astype(bool)]
-    synthetic = sorted({DATASET_LABELS.get(d, d) for d in synthetic_rows["dataset"] if isinstance(d, str) and d})
-    if (tidy["table"] == "table5").all() and len(synthetic_rows):
-        notes.append("MEASURED AT A REDUCED SCALE (demo model widths and input sizes on this machine's device): "
-                     "not comparable with the paper's A100 numbers.")
-    elif synthetic:
-        notes.append("COMPUTED ON SYNTHETIC DATA (" + ", ".join(synthetic) + ") at a reduced scale: the numbers "
-                     "show that the pipeline runs and learns; they are not comparable with the paper's.")
-    return notes + list(extra)
-
-
-def write_table(tidy: pd.DataFrame, prefix: str | os.PathLike, title: str, extra_notes: Sequence[str] = ()) -> None:
-    """Write ``<prefix>.csv`` (tidy), ``<prefix>.md`` and ``<prefix>.tex`` (paper layout) atomically."""
-    prefix = str(prefix)
-    notes = table_notes(tidy, extra_notes)
-    write_text_atomic(prefix + ".csv", tidy.to_csv(index=False, float_format="%.6g"))
-    write_text_atomic(prefix + ".md", render_markdown(tidy, title, notes))
-    write_text_atomic(prefix + ".tex", render_latex(tidy, title, notes, os.path.basename(prefix)))

@@ -33,11 +33,12 @@ from segmamba.runtime import seed_everything, select_device
 from segmamba.training import PREEMPTED_EXIT_CODE
 from segmamba.training import checkpoint as ckpt
 from segmamba.training import distributed as dist_utils
+from segmamba.training.collapse import collapse_report, foreground_record
 from segmamba.training.config import MODEL_DEFINING_KEYS, TrainConfig
 from segmamba.training.preemption import StopRequest
 from segmamba.training.reporting import plot_training_curve, write_train_log
 from segmamba.training.schedule import poly_lr
-from segmamba.training.validation import case_dice
+from segmamba.training.validation import validate_case
 
 logger = logging.getLogger("segmamba.training")
 
@@ -312,8 +313,11 @@ class Trainer:
         plot_training_curve(self.out / "training_curve.png", self.state.history, f"{self.config.model}")
 
     def write_summary(self, final_val: dict[str, float] | None) -> None:
-        """Write train_summary.json at the end of the run."""
+        """Write train_summary.json at the end of the run; warn when the training collapsed."""
         last = self.state.history[-1] if self.state.history else {}
+        collapse = collapse_report(self.state.history)
+        if collapse["collapsed"]:
+            logger.warning("training of %s collapsed: %s", self.config.model, collapse["collapse_reason"])
         summary = {
             "model": self.config.model,
             "model_spec": self.spec,
@@ -332,6 +336,7 @@ class Trainer:
             "final_val_dice_per_region": final_val,
             "best_val_dice": self.state.best_dice,
             "best_epoch": self.state.best_epoch,
+            **collapse,
             "train_time_s": round(self.state.elapsed_s, 1),
             "torch_version": torch.__version__,
             "config": self.config.to_dict(),
@@ -339,13 +344,17 @@ class Trainer:
         write_json_atomic(self.out / SUMMARY, summary)
 
     # ---------------------------------------------------------------------------------------- loop
-    def validate(self) -> dict[str, float] | None:
-        """Sliding-window Dice on the validation cases, shared out over the processes (None without cases)."""
+    def validate(self) -> tuple[dict[str, float], dict[str, float | int]] | None:
+        """Sliding-window Dice and predicted foreground on the validation cases, shared out over the processes.
+
+        Returns:
+            ``({region: Dice, "mean": mean Dice}, foreground_record(...))``; None without validation cases.
+        """
         if not self.val_ids:
             return None
         regions = self.meta["regions"]
         local = [
-            case_dice(
+            validate_case(
                 self.model,
                 self.config.preprocessed,
                 case_id,
@@ -358,10 +367,18 @@ class Trainer:
             for case_id in self.val_ids[self.ctx.rank :: self.ctx.world_size]
         ]
         self.model.train()
-        sums = dist_utils.sum_across(self.ctx, [sum(case[name] for case in local) for name in regions], self.device)
-        result = {name: total / len(self.val_ids) for name, total in zip(regions, sums, strict=True)}
+        counts = [
+            sum(case.predicted_foreground for case in local),
+            sum(case.target_foreground for case in local),
+            sum(case.voxels for case in local),
+            sum(case.predicted_foreground == 0 for case in local),
+        ]
+        sums = dist_utils.sum_across(
+            self.ctx, [sum(case.dice[name] for case in local) for name in regions] + counts, self.device
+        )
+        result = {name: total / len(self.val_ids) for name, total in zip(regions, sums[: len(regions)], strict=True)}
         result["mean"] = sum(result.values()) / len(regions)
-        return result
+        return result, foreground_record(*sums[len(regions) :], cases=len(self.val_ids))
 
     def finish_epoch(self, lr: float, clock_start: float, elapsed_before: float) -> None:
         """Average the epoch loss, validate when due, checkpoint and report."""
@@ -369,9 +386,8 @@ class Trainer:
         loss_sum, count = dist_utils.sum_across(
             self.ctx, [self.state.epoch_loss_sum, float(self.state.epoch_loss_count)], self.device
         )
-        val = None
-        if epoch % self.config.val_every == 0 or epoch == self.config.epochs:
-            val = self.validate()
+        due = epoch % self.config.val_every == 0 or epoch == self.config.epochs
+        val, foreground = (self.validate() if due else None) or (None, None)
         self.state.elapsed_s = elapsed_before + time.monotonic() - clock_start
         row = {
             "epoch": epoch,
@@ -379,6 +395,7 @@ class Trainer:
             "loss": round(loss_sum / max(count, 1), 6),
             "lr": lr,
             "val_dice": None if val is None else round(val["mean"], 6),
+            "val_foreground": foreground,
             "time": round(self.state.elapsed_s, 1),
         }
         self.state.history.append(row)

@@ -10,11 +10,12 @@ localrules:
 
 # ---------------------------------------------------------------------------------------------------------
 # render_table4: UX-Net, M1, M2, M3 and SegMamba with their modules (LC, GSC, ToM), Dice and HD95,
-# beside the paper's numbers.
+# beside the paper's numbers (collapsed trainings marked).
 # Outputs: results/tables/table4.{csv,md,tex}.
 rule render_table4:
     input:
-        flat_paths(table4_layout()),
+        metrics=flat_paths(table4_layout()),
+        outcomes=flat_paths(table4_outcome_files()),
     output:
         csv=report(
             "results/tables/table4.csv",
@@ -28,6 +29,7 @@ rule render_table4:
     params:
         table="table4",
         layout=table4_layout(),
+        outcome_files=table4_outcome_files(),
         dataset=config["ablation"]["dataset"],
         synthetic=is_synthetic(config["ablation"]["dataset"]),
     log:

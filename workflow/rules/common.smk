@@ -108,6 +108,33 @@ def table4_layout():
     return metrics_paths(config["ablation"]["dataset"], config["ablation"]["models"])
 
 
+def outcome_files(dataset, models):
+    """What tells whether each model's training collapsed: {model: {"train_summary": train_summary.json,
+    "metrics_summary": the evaluation summary beside its metrics CSV}}."""
+    return {
+        model: {
+            "train_summary": f"results/{dataset}/models/{model}/train_summary.json",
+            "metrics_summary": f"results/{dataset}/metrics/{model}.summary.json",
+        }
+        for model in models
+    }
+
+
+def table2_outcome_files():
+    """{dataset: outcome_files} of Table 2's trainings."""
+    return {d: outcome_files(d, config["models"]) for d in ("brats2023", "aiib2023") if d in active_datasets()}
+
+
+def table3_outcome_files():
+    """outcome_files of Table 3's trainings (CRC-500)."""
+    return outcome_files("crc500", config["models"]) if "crc500" in active_datasets() else {}
+
+
+def table4_outcome_files():
+    """outcome_files of the ablation's trainings."""
+    return outcome_files(config["ablation"]["dataset"], config["ablation"]["models"])
+
+
 def efficiency_paths():
     """Efficiency result JSONs of every configured model and size, in table order."""
     return [
@@ -118,7 +145,7 @@ def efficiency_paths():
 
 
 def flat_paths(layout):
-    """All paths of a {key: path} or {key: {key: path}} layout, as a list."""
+    """All paths of a layout of nested {key: path} dicts, as a list."""
     paths = []
     for value in layout.values():
         paths += flat_paths(value) if isinstance(value, dict) else [value]

@@ -10,12 +10,14 @@ localrules:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# render_table2: BraTS2023 WT/TC/ET/Avg Dice and HD95 + AIIB2023 IoU/DLR/DBR of the seven methods,
-# ours (mean ± std, Wilcoxon p vs SegMamba) beside the paper's numbers.
+# render_table2: BraTS2023 WT/TC/ET/Avg Dice and HD95 + AIIB2023 IoU/DLR/DBR of the compared methods,
+# ours (mean ± std, Wilcoxon p vs SegMamba) beside the paper's numbers; collapsed trainings (train_summary.json)
+# and all-background test predictions (the evaluation summary) are marked.
 # Outputs: results/tables/table2.{csv,md,tex}.
 rule render_table2:
     input:
-        flat_paths(table2_layout()),
+        metrics=flat_paths(table2_layout()),
+        outcomes=flat_paths(table2_outcome_files()),
     output:
         csv=report(
             "results/tables/table2.csv",
@@ -29,6 +31,7 @@ rule render_table2:
     params:
         table="table2",
         layout=table2_layout(),
+        outcome_files=table2_outcome_files(),
         synthetic=synthetic_flags(),
     log:
         "results/logs/render_table2/table2.log",
@@ -39,11 +42,12 @@ rule render_table2:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# render_table3: CRC-500 Dice and HD95 of the seven methods beside the paper's numbers.
+# render_table3: CRC-500 Dice and HD95 of the compared methods beside the paper's numbers (collapses marked).
 # Outputs: results/tables/table3.{csv,md,tex}.
 rule render_table3:
     input:
-        flat_paths(table3_layout()),
+        metrics=flat_paths(table3_layout()),
+        outcomes=flat_paths(table3_outcome_files()),
     output:
         csv=report(
             "results/tables/table3.csv",
@@ -57,6 +61,7 @@ rule render_table3:
     params:
         table="table3",
         layout=table3_layout(),
+        outcome_files=table3_outcome_files(),
         synthetic=is_synthetic("crc500"),
     log:
         "results/logs/render_table3/table3.log",
@@ -67,8 +72,8 @@ rule render_table3:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# render_figure4: Fig. 4 style visual comparison of one dataset: one test slice with the image, the
-# ground truth and every method's prediction as overlays.
+# render_figure4: Fig. 4 style visual comparison of one dataset: the test slice with the largest ground-truth
+# foreground cross-section, with the image, the ground truth and every method's prediction as overlays.
 # Output: results/figures/fig4_{dataset}.png.
 rule render_figure4:
     input:

@@ -6,7 +6,8 @@
 # checkpoint_latest.pt (and checkpoint_best.pt) are written there but are NOT declared outputs, so
 # Snakemake never deletes them: a job killed by a time limit or preempted (exit code 75) continues
 # from its latest checkpoint when rerun (`--rerun-incomplete`, `--retries`, or SLURM requeue).
-# Outputs: checkpoint_final.pt, train_log.csv, training_curve.png.
+# Outputs: checkpoint_final.pt, train_log.csv, training_curve.png, train_summary.json (which says whether
+# the training collapsed; the tables read it).
 rule train_model:
     input:
         preprocessed="results/{dataset}/preprocessed",
@@ -15,6 +16,7 @@ rule train_model:
         checkpoint="results/{dataset}/models/{model}/checkpoint_final.pt",
         log_csv="results/{dataset}/models/{model}/train_log.csv",
         curve="results/{dataset}/models/{model}/training_curve.png",
+        summary="results/{dataset}/models/{model}/train_summary.json",
     params:
         run_dir=subpath(output.checkpoint, parent=True),
         options=train_arguments,

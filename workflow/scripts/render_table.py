@@ -9,11 +9,11 @@ params = snakemake.params  # noqa: F821
 prefix = snakemake.output.csv.removesuffix(".csv")  # noqa: F821
 
 if params.table == "table2":
-    build.make_table2(params.layout, params.synthetic, prefix)
+    build.make_table2(params.layout, params.synthetic, prefix, params.outcome_files)
 elif params.table == "table3":
-    build.make_table3(params.layout, params.synthetic, prefix)
+    build.make_table3(params.layout, params.synthetic, prefix, params.outcome_files)
 elif params.table == "table4":
-    build.make_table4(params.layout, params.dataset, params.synthetic, prefix)
+    build.make_table4(params.layout, params.dataset, params.synthetic, prefix, params.outcome_files)
 elif params.table == "table5":
     build.make_table5(list(snakemake.input), params.reduced_scale, prefix)  # noqa: F821
 else:
