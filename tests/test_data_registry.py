@@ -96,16 +96,27 @@ def test_nnunet_definition_columns_and_reported_metrics(tmp_path):
     assert definition.info.channel_names == ("T2", "ADC") and definition.synthetic_kind is None
     assert definition.paper_table is None
     assert definition.metric_columns() == (
-        "dice_left_kidney", "dice_tumour", "dice_mean", "hd95_left_kidney", "hd95_tumour", "hd95_mean",
+        "dice_left_kidney",
+        "dice_tumour",
+        "dice_mean",
+        "hd95_left_kidney",
+        "hd95_tumour",
+        "hd95_mean",
     )
     reported = definition.reported_metrics()
     assert [m.key for m in reported] == [
-        "dice_left_kidney", "hd95_left_kidney", "dice_tumour", "hd95_tumour", "dice_mean", "hd95_mean",
+        "dice_left_kidney",
+        "hd95_left_kidney",
+        "dice_tumour",
+        "hd95_tumour",
+        "dice_mean",
+        "hd95_mean",
     ]
     assert reported[0].label == "Left Kidney Dice (%)" and reported[0].scale == 100.0
     assert reported[-1].label == "Mean HD95 (mm)" and reported[-1].scale == 1.0
-    with_regions = resolve_dataset("kidneys", {"format": "nnunet", "root": str(root), "regions": {"all": [2, 1]},
-                                               "target_spacing": [1, 1, 2]})
+    with_regions = resolve_dataset(
+        "kidneys", {"format": "nnunet", "root": str(root), "regions": {"all": [2, 1]}, "target_spacing": [1, 1, 2]}
+    )
     assert with_regions.info.regions == {"all": [1, 2]} and with_regions.info.region_based
     assert with_regions.metric_columns() == ("dice_all", "dice_mean", "hd95_all", "hd95_mean")
     assert with_regions.target_spacing == (1.0, 1.0, 2.0)

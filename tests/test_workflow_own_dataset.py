@@ -44,8 +44,13 @@ def write_tiny_nnunet_dataset(root, cases: int = 6, size: int = 20) -> None:
             nib.save(nib.Nifti1Image(image.astype(np.float32), affine), str(path))
         (root / "labelsTr").mkdir(exist_ok=True)
         nib.save(nib.Nifti1Image(label, affine), str(root / "labelsTr" / f"{case}.nii.gz"))
-    meta = {"channel_names": {"0": "T2", "1": "ADC"}, "labels": LABELS, "numTraining": cases,
-            "file_ending": ".nii.gz", "name": "TinyLesions"}
+    meta = {
+        "channel_names": {"0": "T2", "1": "ADC"},
+        "labels": LABELS,
+        "numTraining": cases,
+        "file_ending": ".nii.gz",
+        "name": "TinyLesions",
+    }
     (root / "dataset.json").write_text(json.dumps(meta))
 
 
@@ -61,8 +66,18 @@ def own_dataset_config(root) -> dict:
         "models": ["segresnet"],
         "ablation": {"activate": False},
         "efficiency": {"activate": False},
-        "scales": {"demo": {"train": {"epochs": 2, "iters_per_epoch": 3, "patch_size": [16, 16, 16],
-                                      "batch_size": 1, "val_every": 1, "max_val_cases": 1}}},
+        "scales": {
+            "demo": {
+                "train": {
+                    "epochs": 2,
+                    "iters_per_epoch": 3,
+                    "patch_size": [16, 16, 16],
+                    "batch_size": 1,
+                    "val_every": 1,
+                    "max_val_cases": 1,
+                }
+            }
+        },
     }
 
 
@@ -82,9 +97,16 @@ def own_run(tmp_path_factory):
 def test_every_step_ran_under_the_datasets_own_name(own_run):
     workdir, _, output = own_run
     assert job_counts(output) == {
-        "check_dataset": 1, "split_dataset": 1, "preprocess_dataset": 1, "extract_ground_truth": 1,
-        "train_model": 1, "predict_test_set": 1, "evaluate_predictions": 1, "render_figure4": 1,
-        "render_training_curves": 1, "all": 1,
+        "check_dataset": 1,
+        "split_dataset": 1,
+        "preprocess_dataset": 1,
+        "extract_ground_truth": 1,
+        "train_model": 1,
+        "predict_test_set": 1,
+        "evaluate_predictions": 1,
+        "render_figure4": 1,
+        "render_training_curves": 1,
+        "all": 1,
     }
     results = workdir / "results" / NAME
     assert "6 cases OK" in (results / "check.txt").read_text()

@@ -239,9 +239,10 @@ def preprocess_arguments(wildcards):
     entry = config["datasets"][wildcards.dataset]
     args = []
     if entry.get("target_spacing"):
-        args.append("--target-spacing " + " ".join(str(s) for s in entry["target_spacing"]))
+        spacing = " ".join(str(s) for s in entry["target_spacing"])
+        args.append(f"--target-spacing {spacing}")
     if entry.get("regions"):
-        args.append("--regions " + regions_argument(wildcards.dataset))
+        args.append(f"--regions {regions_argument(wildcards.dataset)}")
     return " ".join(args)
 
 
@@ -249,16 +250,16 @@ def evaluation_arguments(wildcards):
     """`segmamba evaluate` options of an nnU-Net dataset: its root (labels) and configured regions."""
     if dataset_layout(wildcards) != NNUNET:
         return ""
-    args = ["--root " + shlex.quote(config["datasets"][wildcards.dataset]["root"])]
+    args = [f"--root {shlex.quote(config['datasets'][wildcards.dataset]['root'])}"]
     if config["datasets"][wildcards.dataset].get("regions"):
-        args.append("--regions " + regions_argument(wildcards.dataset))
+        args.append(f"--regions {regions_argument(wildcards.dataset)}")
     return " ".join(args)
 
 
 def regions_argument(dataset):
     """A dataset's checked regions as a shell-quoted JSON object."""
     regions = dataset_definition(dataset).info.regions
-    return shlex.quote(json.dumps(regions, sort_keys=True, separators=(",", ":")))
+    return shlex.quote(json.dumps(regions, separators=(",", ":")))
 
 
 def predict_arguments(wildcards):
