@@ -5,7 +5,7 @@
 #   results/{dataset}/check.txt, split.json, preprocessed/, gt/
 #   results/{dataset}/models/{model}/      training run folder (checkpoints, train_log.csv, curve)
 #   results/{dataset}/predictions/{model}/ test-set predictions (<case>.nii.gz)
-#   results/{dataset}/metrics/{model}.csv  per-case metrics (+ .summary.json)
+#   results/{dataset}/metrics/{model}.csv  per-case metrics (+ .summary.json, nnU-Net v2 summary shape)
 #   results/efficiency/{model}_{size}.json memory and speed (Table 5)
 #   results/tables/, results/figures/      the paper's tables and figures
 #   results/logs/{rule}/..., results/benchmarks/{rule}/...

@@ -422,3 +422,124 @@ def test_paired_wilcoxon_exact_small_example():
 )
 def test_paired_wilcoxon_is_nan_when_undefined(values, reference):
     assert np.isnan(paired_wilcoxon(values, reference))
+
+
+# ----------------------------------------------------------------------------------- nnU-Net datasets, summary
+
+
+def nnunet_key_to_labels(key: str) -> tuple[int, ...]:
+    """How nnU-Net v2's ``load_summary_json`` reads a key back: an int label, or a tuple of labels."""
+    try:
+        return (int(key),)
+    except ValueError:
+        return tuple(int(i) for i in key.strip("()").split(",") if i.strip())
+
+
+@pytest.fixture
+def nnunet_folders(tmp_path):
+    """An nnU-Net dataset.json with labels 'Left Kidney' (1) and 'Tumour' (2), and two scored cases."""
+    root = tmp_path / "raw"
+    root.mkdir()
+    labels = {"background": 0, "Left Kidney": 1, "Tumour": 2}
+    (root / "dataset.json").write_text(json.dumps({"channel_names": {"0": "CT"}, "labels": labels}))
+    rng = np.random.default_rng(5)
+    pred_dir, gt_dir = tmp_path / "pred", tmp_path / "gt"
+    pred_dir.mkdir()
+    gt_dir.mkdir()
+    cases = {}
+    for case in ("k1", "k2"):
+        truth = np.where(random_blob(rng), 1, 0)
+        truth[random_blob(rng) & (truth == 1)] = 2
+        prediction = np.roll(truth, 1, axis=1)
+        cases[case] = (prediction, truth)
+    cases["k2"] = (np.where(cases["k2"][0] == 2, 0, cases["k2"][0]), cases["k2"][1])  # no tumour predicted
+    for case, (prediction, truth) in cases.items():
+        save_labels(pred_dir / f"{case}.nii.gz", prediction)
+        save_labels(gt_dir / f"{case}.nii.gz", truth)
+    return root, pred_dir, gt_dir, cases
+
+
+def test_cli_nnunet_dataset_scores_every_label_by_its_name(nnunet_folders, tmp_path):
+    root, pred_dir, gt_dir, cases = nnunet_folders
+    out = tmp_path / "m.csv"
+    argv = ["evaluate", "--dataset", "nnunet", "--root", str(root), "--pred-dir", str(pred_dir)]
+    argv += ["--gt-dir", str(gt_dir)]
+    assert main([*argv, "--out", str(out)]) == 0
+    rows = list(csv.DictReader(open(out, newline="")))
+    assert list(rows[0]) == ["case", "dice_left_kidney", "dice_tumour", "dice_mean", "hd95_left_kidney",
+                             "hd95_tumour", "hd95_mean"]
+    for row in rows:
+        prediction, truth = cases[row["case"]]
+        expected = {}
+        for suffix, label in (("left_kidney", 1), ("tumour", 2)):
+            p, t = prediction == label, truth == label
+            expected[suffix] = (dc(p, t), hd95(p, t, voxelspacing=SPACING)) if p.any() else (0.0, 50.0)
+            assert float(row[f"dice_{suffix}"]) == pytest.approx(expected[suffix][0])
+            assert float(row[f"hd95_{suffix}"]) == pytest.approx(expected[suffix][1])
+        assert float(row["dice_mean"]) == pytest.approx(np.mean([v[0] for v in expected.values()]))
+        assert float(row["hd95_mean"]) == pytest.approx(np.mean([v[1] for v in expected.values()]))
+    assert (float(rows[1]["dice_tumour"]), float(rows[1]["hd95_tumour"])) == (0.0, 50.0)
+
+    summary = json.loads((tmp_path / "m.summary.json").read_text())
+    assert summary["key_names"] == {"1": "Left Kidney", "2": "Tumour"} and list(summary["mean"]) == ["1", "2"]
+    for entry, row in zip(summary["metric_per_case"], rows, strict=True):
+        assert entry["prediction_file"] == str(pred_dir / f"{row['case']}.nii.gz")
+        assert entry["reference_file"] == str(gt_dir / f"{row['case']}.nii.gz")
+        prediction, truth = cases[row["case"]]
+        for key, metrics in entry["metrics"].items():
+            (label,) = nnunet_key_to_labels(key)
+            p, t = prediction == label, truth == label
+            tp, fp, fn = int((p & t).sum()), int((p & ~t).sum()), int((~p & t).sum())
+            assert (metrics["TP"], metrics["FP"], metrics["FN"], metrics["TN"]) == (tp, fp, fn, p.size - tp - fp - fn)
+            assert (metrics["n_pred"], metrics["n_ref"]) == (int(p.sum()), int(t.sum()))
+            assert metrics["IoU"] == pytest.approx(tp / (tp + fp + fn))
+            assert metrics["Dice"] == pytest.approx(2 * tp / (2 * tp + fp + fn))  # nnU-Net's definition
+    tumour_dice = [float(row["dice_tumour"]) for row in rows]
+    assert summary["mean"]["2"]["Dice"] == pytest.approx(np.mean(tumour_dice))
+    assert summary["mean"]["2"]["HD95"] == pytest.approx(np.mean([float(row["hd95_tumour"]) for row in rows]))
+    for metric in ("Dice", "IoU", "HD95", "TP"):
+        assert summary["foreground_mean"][metric] == pytest.approx(
+            np.mean([summary["mean"][key][metric] for key in ("1", "2")]))
+
+
+def test_nnunet_regions_become_tuple_keys_and_need_a_root(nnunet_folders, tmp_path):
+    root, pred_dir, gt_dir, cases = nnunet_folders
+    summary = run_evaluation("nnunet", pred_dir, gt_dir, tmp_path / "r.csv", root=root, regions={"kidney": [1, 2]})
+    assert list(summary["mean"]) == ["(1, 2)"] and summary["key_names"] == {"(1, 2)": "kidney"}
+    assert nnunet_key_to_labels("(1, 2)") == (1, 2)
+    rows = list(csv.DictReader(open(tmp_path / "r.csv", newline="")))
+    assert list(rows[0]) == ["case", "dice_kidney", "dice_mean", "hd95_kidney", "hd95_mean"]
+    prediction, truth = cases["k1"]
+    assert float(rows[0]["dice_kidney"]) == pytest.approx(dc(prediction > 0, truth > 0))
+    with pytest.raises(InputError, match="needs --root"):
+        run_evaluation("nnunet", pred_dir, gt_dir, tmp_path / "x.csv")
+    with pytest.raises(InputError, match="regions apply to nnunet datasets only"):
+        run_evaluation("crc500", pred_dir, gt_dir, tmp_path / "x.csv", regions={"a": [1]})
+    with pytest.raises(InputError, match=r"region 'kidney' names label\(s\) \[3\]"):
+        run_evaluation("nnunet", pred_dir, gt_dir, tmp_path / "x.csv", root=root, regions={"kidney": [3]})
+
+
+def test_paper_datasets_summary_keys(brats_folders, tmp_path, airway_tree):
+    pred_dir, gt_dir, cases = brats_folders
+    summary = run_evaluation("brats2023", pred_dir, gt_dir, tmp_path / "b.csv")
+    assert summary["key_names"] == {"(1, 2, 3)": "WT", "(1, 3)": "TC", "(3,)": "ET"}
+    case_a = summary["metric_per_case"][0]["metrics"]
+    prediction, truth = cases["case_a"]
+    for key, metrics in case_a.items():
+        p, t = np.isin(prediction, nnunet_key_to_labels(key)), np.isin(truth, nnunet_key_to_labels(key))
+        assert metrics["TP"] == int((p & t).sum()) and metrics["HD95"] == pytest.approx(hd95(p, t, SPACING))
+    assert summary["metrics"]["dice_wt"]["mean"] == pytest.approx(summary["mean"]["(1, 2, 3)"]["Dice"])
+
+    tree, tubes, _ = airway_tree
+    aiib_pred, aiib_gt = tmp_path / "ap", tmp_path / "ag"
+    aiib_pred.mkdir()
+    aiib_gt.mkdir()
+    save_labels(aiib_gt / "c1.nii.gz", tree)
+    save_labels(aiib_pred / "c1.nii.gz", without_segments(tree, tubes, ("left_a",)))
+    aiib = run_evaluation("aiib2023", aiib_pred, aiib_gt, tmp_path / "a.csv")
+    metrics = aiib["metric_per_case"][0]["metrics"]["1"]
+    assert aiib["key_names"] == {"1": "airway"} and metrics["DBR"] == pytest.approx(0.8)
+    assert metrics["IoU"] == pytest.approx(aiib["metrics"]["iou"]["mean"])
+    assert metrics["Dice"] == pytest.approx(2 * metrics["IoU"] / (1 + metrics["IoU"]))
+    crc = run_evaluation("crc500", aiib_pred, aiib_gt, tmp_path / "c.csv")
+    assert crc["key_names"] == {"1": "tumour"} and crc["foreground_mean"]["Dice"] == crc["metrics"]["dice"]["mean"]

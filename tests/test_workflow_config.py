@@ -28,7 +28,7 @@ def test_shipped_config_is_valid():
 @pytest.mark.parametrize(
     ("path", "key"),
     [((), "epoch"), (("scales", "demo", "train"), "epoch"), (("datasets", "brats2023"), "rot"),
-     (("datasets",), "kits19"), (("scales", "paper", "resources", "train"), "gres")],
+     (("datasets", "brats2023"), "regions"), (("scales", "paper", "resources", "train"), "gres")],
 )
 def test_unknown_keys_are_rejected_by_name(path, key):
     config = copy.deepcopy(shipped_config())
@@ -54,6 +54,55 @@ def test_invalid_values_are_rejected(path, value, message):
     node[path[-1]] = value
     with pytest.raises(WorkflowError, match=message):
         validate(config, SCHEMA)
+
+
+def own_dataset(**entry) -> dict:
+    """The shipped config with one dataset of your own, ``kits19``, added."""
+    config = copy.deepcopy(shipped_config())
+    config["datasets"]["kits19"] = {"activate": True, "format": "nnunet", "root": "/data/kits19", **entry}
+    return config
+
+
+def test_a_dataset_of_your_own_is_valid_with_format_root_regions_and_spacing():
+    validate(own_dataset(regions={"kidney": [1, 2], "tumour": [2]}, target_spacing=[0.8, 0.8, 3]), SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("name", "entry", "message"),
+    [
+        ("KiTS19", {"format": "nnunet", "root": "/d"}, "'KiTS19' does not match any of the regexes"),
+        ("3d_data", {"format": "nnunet", "root": "/d"}, "'3d_data' does not match any of the regexes"),
+        ("kits19", {"root": "/d"}, "'format' is a required property"),
+        ("kits19", {"format": "nnunet"}, "'root' is a required property"),
+        ("kits19", {"format": "nifti", "root": "/d"}, "'nifti' is not one of"),
+        ("kits19", {"format": "nnunet", "root": "/d", "rot": 1}, r"\('rot' was unexpected\)"),
+        ("kits19", {"format": "nnunet", "root": "/d", "regions": {"Mean": [1]}}, "'Mean' does not match"),
+        ("kits19", {"format": "nnunet", "root": "/d", "regions": {"mean": [1]}}, "'mean' does not match"),
+        ("kits19", {"format": "nnunet", "root": "/d", "regions": {"core": [0]}}, "0 is less than the minimum"),
+        ("kits19", {"format": "nnunet", "root": "/d", "regions": {"core": []}}, "should be non-empty"),
+    ],
+)
+def test_bad_datasets_of_your_own_are_rejected(name, entry, message):
+    config = copy.deepcopy(shipped_config())
+    config["datasets"][name] = {"activate": True, **entry}
+    with pytest.raises(WorkflowError, match=message):
+        validate(config, SCHEMA)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("missing", ["root", "dataset.json"])
+def test_dry_run_names_a_missing_root_or_dataset_json(tmp_path, missing):
+    workdir = copy_workflow(tmp_path / "wf")
+    root = tmp_path / "Dataset001_Mine"
+    if missing == "dataset.json":
+        (root / "imagesTr").mkdir(parents=True)
+    (tmp_path / "own.yaml").write_text(yaml.safe_dump({"datasets": {"mine": {"activate": True, "format": "nnunet",
+                                                                             "root": str(root)}}}))
+    result = run_snakemake(workdir, "-n", "--configfile", str(tmp_path / "own.yaml"))
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    expected = f"root {root} does not exist" if missing == "root" else f"file {root / 'dataset.json'}: missing"
+    assert "config datasets.mine: " in output and expected in output, output[-2000:]
 
 
 @pytest.mark.slow

@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-DATASET_NAMES = ("brats2023", "aiib2023", "crc500", "nnunet")
+from segmamba.data.registry import DATASETS, SYNTHETIC_KINDS
+
+REGIONS_HELP = (
+    "nnunet only: evaluation regions as a JSON object {name: [labels]}, e.g. '{\"core\": [2, 3]}' (unions of "
+    "label values; default one region per foreground label)"
+)
 
 
 def _add_dataset_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, choices=DATASET_NAMES, help="dataset layout")
+    parser.add_argument("--dataset", required=True, choices=tuple(DATASETS), help="dataset layout")
     parser.add_argument("--root", required=True, help="raw dataset folder")
 
 
@@ -22,7 +27,7 @@ def register(subparsers) -> None:
         description="Write learnable synthetic NIfTI cases in the real layout: brats -> BraTS 2023 GLI folders "
                     "(4 MRI modalities + seg), aiib -> img/ and gt/ (chest CT, airway tree), crc -> nnU-Net raw "
                     "layout (abdominal CT, colon tumour). Byte-identical output for the same arguments.")
-    synth.add_argument("--kind", required=True, choices=("brats", "aiib", "crc"), help="which dataset to imitate")
+    synth.add_argument("--kind", required=True, choices=SYNTHETIC_KINDS, help="which dataset to imitate")
     synth.add_argument("--out", required=True, help="output dataset root")
     synth.add_argument("--cases", type=int, default=20, help="number of cases (default 20)")
     synth.add_argument("--size", type=int, default=48, help="volume edge in voxels (default 48)")
@@ -55,13 +60,15 @@ def register(subparsers) -> None:
         description="Crop to non-zero (MRI), normalise (MRI z-score per channel; CT clip to the training "
                     "foreground 0.5/99.5 percentiles and z-score), resample to the target spacing (default the "
                     "training median; BraTS 1 mm) and write image.npy, label.npy, fg_locations.npy and "
-                    "properties.json per case, plus dataset.json and fingerprint.json.")
+                    "properties.json per case, plus dataset.json (channels, labels, regions) and "
+                    "fingerprint.json.")
     _add_dataset_args(preprocess)
     preprocess.add_argument("--split", required=True, help="split JSON from `segmamba split`")
     preprocess.add_argument("--out", required=True, help="preprocessed output folder")
     preprocess.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     preprocess.add_argument("--target-spacing", type=float, nargs=3, metavar=("X", "Y", "Z"),
                             help="override the target spacing in mm")
+    preprocess.add_argument("--regions", help=REGIONS_HELP + "; training validates on them")
     preprocess.set_defaults(func=_preprocess)
 
     labels = subparsers.add_parser(
@@ -116,9 +123,10 @@ def _split(args) -> int:
 
 def _preprocess(args) -> int:
     from segmamba.data.preprocess import preprocess_dataset
+    from segmamba.data.registry import parse_regions
 
     info = preprocess_dataset(args.dataset, args.root, args.split, args.out, workers=args.workers,
-                              target_spacing=args.target_spacing)
+                              target_spacing=args.target_spacing, regions=parse_regions(args.regions))
     print(f"preprocessed {len(info['case_ids'])} cases to {args.out} (target spacing {info['target_spacing']})")
     return 0
 

@@ -7,55 +7,25 @@ name the case and the file, so that ``segmamba check`` can report them all at on
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from segmamba.data.nifti import VolumeReadError, read_volume
+from segmamba.data.registry import (
+    AIIB2023,
+    BRATS2023,
+    CRC500,
+    DATASETS,
+    NNUNET,
+    DatasetInfo,
+    get_definition,
+    read_nnunet_dataset_json,
+)
 from segmamba.errors import InputError
 
 AFFINE_TOLERANCE_MM = 1e-3
-NIFTI_ENDINGS = (".nii.gz", ".nii")
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    """What a dataset contains: modality, channels, labels and the evaluation regions."""
-
-    name: str
-    modality: str  # "MRI" or "CT"
-    channel_names: tuple[str, ...]
-    label_names: dict[int, str]
-    regions: dict[str, list[int]]
-
-    @property
-    def num_classes(self) -> int:
-        """Number of classes including background."""
-        return len(self.label_names)
-
-    def to_json(self) -> dict:
-        """JSON-ready dict (label keys become strings)."""
-        return {
-            "name": self.name,
-            "modality": self.modality,
-            "channel_names": list(self.channel_names),
-            "label_names": {str(k): v for k, v in sorted(self.label_names.items())},
-            "regions": {k: list(v) for k, v in self.regions.items()},
-            "num_classes": self.num_classes,
-        }
-
-    @classmethod
-    def from_json(cls, obj: dict) -> DatasetInfo:
-        """Inverse of :meth:`to_json`."""
-        return cls(
-            name=obj["name"],
-            modality=obj["modality"],
-            channel_names=tuple(obj["channel_names"]),
-            label_names={int(k): v for k, v in obj["label_names"].items()},
-            regions={k: list(v) for k, v in obj["regions"].items()},
-        )
 
 
 @dataclass
@@ -189,20 +159,14 @@ class Dataset:
         return case
 
 
-BRATS_CHANNELS = ("t2w", "t2f", "t1n", "t1c")
+BRATS_CHANNELS = BRATS2023.info.channel_names
 
 
 class BratsDataset(Dataset):
     """BraTS 2023 GLI: ``<root>/<case>/<case>-{t1c,t1n,t2f,t2w,seg}.nii.gz``; channels [t2w, t2f, t1n, t1c]."""
 
-    dataset_name = "brats2023"
-    info = DatasetInfo(
-        name="brats2023",
-        modality="MRI",
-        channel_names=BRATS_CHANNELS,
-        label_names={0: "background", 1: "NCR", 2: "ED", 3: "ET"},
-        regions={"WT": [1, 2, 3], "TC": [1, 3], "ET": [3]},
-    )
+    dataset_name = BRATS2023.name
+    info = BRATS2023.info
 
     def case_ids(self) -> list[str]:
         """Sorted names of the case folders under the root."""
@@ -227,14 +191,8 @@ class BratsDataset(Dataset):
 class AiibDataset(Dataset):
     """AIIB 2023: ``<root>/img/AIIB23_N.nii.gz`` and ``<root>/gt/AIIB23_N.nii.gz`` (CT, airway label 1)."""
 
-    dataset_name = "aiib2023"
-    info = DatasetInfo(
-        name="aiib2023",
-        modality="CT",
-        channel_names=("CT",),
-        label_names={0: "background", 1: "airway"},
-        regions={"airway": [1]},
-    )
+    dataset_name = AIIB2023.name
+    info = AIIB2023.info
 
     def case_ids(self) -> list[str]:
         """Sorted file stems of ``img/*.nii.gz``."""
@@ -263,42 +221,27 @@ class NnunetDataset(Dataset):
     """nnU-Net v2 raw layout: ``dataset.json``, ``imagesTr/<case>_<CCCC><ending>``, ``labelsTr/<case><ending>``.
 
     Without labels required and without ``imagesTr/``, the cases of ``imagesTs/`` are read instead.
+
+    Args:
+        regions: evaluation regions {name: [labels]} (e.g. from the config); None: one per foreground label.
+        name: the dataset's name in messages and in its info (default ``nnunet``).
     """
 
-    dataset_name = "nnunet"
+    dataset_name = NNUNET
 
-    def __init__(self, root: str | Path, require_labels: bool = True):
+    def __init__(self, root: str | Path, require_labels: bool = True, regions: dict | None = None,
+                 name: str | None = None):
+        if name:
+            self.dataset_name = name
         super().__init__(root, require_labels)
-        self.file_ending, self.info = self._read_dataset_json()
+        self.file_ending, self.info = self._read_dataset_json(regions)
         self.images_dir = self.root / "imagesTr"
         if not require_labels and not self.images_dir.is_dir() and (self.root / "imagesTs").is_dir():
             self.images_dir = self.root / "imagesTs"
         self.labels_dir = self.root / "labelsTr"
 
-    def _read_dataset_json(self) -> tuple[str, DatasetInfo]:
-        path = self.root / "dataset.json"
-        if not path.is_file():
-            raise InputError(f"dataset {self.root}: file {path}: missing (nnU-Net v2 raw datasets need dataset.json)")
-        try:
-            meta = json.loads(path.read_text())
-            channels = meta["channel_names"]
-            labels = meta["labels"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise InputError(f"dataset {self.root}: file {path}: not a valid nnU-Net v2 dataset.json ({exc})") from exc
-        ending = meta.get("file_ending", ".nii.gz")
-        if ending not in NIFTI_ENDINGS:
-            raise InputError(f"dataset {self.root}: file {path}: file_ending {ending!r} is not supported "
-                             f"(only NIfTI: {', '.join(NIFTI_ENDINGS)})")
-        if any(not isinstance(v, int) for v in labels.values()):
-            raise InputError(f"dataset {self.root}: file {path}: region-based labels are not supported")
-        label_names = {int(v): k for k, v in labels.items()}
-        if sorted(label_names) != list(range(len(label_names))) or len(label_names) < 2:
-            raise InputError(f"dataset {self.root}: file {path}: labels must be consecutive integers 0..K-1 "
-                             f"with a background 0, got {sorted(label_names)}")
-        channel_names = tuple(channels[k] for k in sorted(channels, key=int))
-        modality = "CT" if all(c.upper() == "CT" for c in channel_names) else "MRI"
-        regions = {label_names[i]: [i] for i in sorted(label_names) if i > 0}
-        return ending, DatasetInfo(self.dataset_name, modality, channel_names, label_names, regions)
+    def _read_dataset_json(self, regions: dict | None) -> tuple[str, DatasetInfo]:
+        return read_nnunet_dataset_json(self.root, regions, self.dataset_name)
 
     def case_ids(self) -> list[str]:
         """Sorted case identifiers: files ``<case>_0000<ending>`` in the images folder."""
@@ -332,19 +275,13 @@ class NnunetDataset(Dataset):
 class CrcDataset(NnunetDataset):
     """CRC-500 (private): nnU-Net raw layout with one CT channel and tumour label 1; dataset.json optional."""
 
-    dataset_name = "crc500"
-    fixed_info = DatasetInfo(
-        name="crc500",
-        modality="CT",
-        channel_names=("CT",),
-        label_names={0: "background", 1: "tumour"},
-        regions={"tumour": [1]},
-    )
+    dataset_name = CRC500.name
+    fixed_info = CRC500.info
 
-    def _read_dataset_json(self) -> tuple[str, DatasetInfo]:
+    def _read_dataset_json(self, regions: dict | None) -> tuple[str, DatasetInfo]:
         if not (self.root / "dataset.json").is_file():
             return ".nii.gz", self.fixed_info
-        ending, info = super()._read_dataset_json()
+        ending, info = super()._read_dataset_json(None)
         if len(info.channel_names) != 1 or sorted(info.label_names) != [0, 1]:
             raise InputError(f"dataset {self.root}: file {self.root / 'dataset.json'}: CRC-500 needs one CT channel "
                              f"and labels {{background: 0, tumour: 1}}, got channels {list(info.channel_names)} "
@@ -352,15 +289,27 @@ class CrcDataset(NnunetDataset):
         return ending, self.fixed_info
 
 
-DATASETS = {"brats2023": BratsDataset, "aiib2023": AiibDataset, "crc500": CrcDataset, "nnunet": NnunetDataset}
+#: The reader classes by name, as the registry's definitions name them.
+READERS = {reader.__name__: reader for reader in (BratsDataset, AiibDataset, CrcDataset, NnunetDataset)}
 
 
-def open_dataset(name: str, root: str | Path, require_labels: bool = True) -> Dataset:
-    """Open a raw dataset by name (``brats2023``, ``aiib2023``, ``crc500`` or ``nnunet``) at ``root``.
+def open_dataset(name: str, root: str | Path, require_labels: bool = True, regions: dict | None = None) -> Dataset:
+    """Open a raw dataset at ``root`` with the reader of its registered layout (``segmamba.data.registry``).
+
+    Any other name (a dataset of your own, ``[a-z][a-z0-9_]*``) is read as an nnU-Net v2 raw dataset under
+    that name, as the workflow config requires of such datasets.
 
     Args:
         require_labels: when False, cases without a label file are readable (prediction on new scans).
+        regions: evaluation regions of an nnU-Net dataset {name: [labels]}; None: one per foreground label.
     """
     if name not in DATASETS:
-        raise InputError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    return DATASETS[name](root, require_labels=require_labels)
+        if not (Path(root) / "dataset.json").is_file():
+            get_definition(name)  # raises "unknown dataset ..., choose one of ..."
+        return NnunetDataset(root, require_labels=require_labels, regions=regions, name=name)
+    reader = READERS[DATASETS[name].reader]
+    if regions:
+        if reader is not NnunetDataset:
+            raise InputError(f"dataset {name}: regions apply to nnunet datasets only ({name} has fixed regions)")
+        return reader(root, require_labels=require_labels, regions=regions)
+    return reader(root, require_labels=require_labels)

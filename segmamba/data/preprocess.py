@@ -25,6 +25,7 @@ from skimage.transform import resize
 
 from segmamba.data.datasets import Dataset, open_dataset
 from segmamba.data.parallel import map_cases
+from segmamba.data.registry import DATASETS
 from segmamba.data.split import SPLIT_KEYS, load_split, verify_split
 from segmamba.errors import InputError
 from segmamba.io_utils import atomic_path, write_json_atomic
@@ -32,7 +33,6 @@ from segmamba.io_utils import atomic_path, write_json_atomic
 FORMAT_VERSION = 1
 FOREGROUND_SAMPLES_PER_CASE = 10_000
 LOCATIONS_PER_CLASS = 10_000
-DEFAULT_TARGET_SPACING = {"brats2023": (1.0, 1.0, 1.0)}
 
 
 # ------------------------------------------------------------ geometry --
@@ -162,7 +162,8 @@ def plan_dataset(dataset: Dataset, split: dict, fingerprints: list[dict], target
     stats = [f for f in fingerprints if f["case_id"] in stats_ids]
     median_spacing = [float(s) for s in np.median([f["spacing"] for f in stats], axis=0)]
     if target_spacing is None:
-        target_spacing = DEFAULT_TARGET_SPACING.get(dataset.info.name, median_spacing)
+        definition = DATASETS.get(dataset.info.name)
+        target_spacing = (definition and definition.target_spacing) or median_spacing
     channel_stats = [intensity_stats(np.concatenate([f["samples"][c] for f in stats]))
                      for c in range(len(dataset.info.channel_names))]
     normalisation = []
@@ -225,9 +226,14 @@ def preprocess_case(dataset: Dataset, dataset_json: dict, out: Path, case_id: st
     return case_id
 
 
-def preprocess_dataset(name: str, root, split_path, out, workers: int = 1, target_spacing=None) -> dict:
-    """Preprocess every case of the split (fingerprint pass, then case pass); returns the dataset.json dict."""
-    dataset = open_dataset(name, root)
+def preprocess_dataset(
+    name: str, root, split_path, out, workers: int = 1, target_spacing=None, regions: dict | None = None
+) -> dict:
+    """Preprocess every case of the split (fingerprint pass, then case pass); returns the dataset.json dict.
+
+    ``regions`` (nnU-Net datasets) become the dataset.json's regions, which training validates on.
+    """
+    dataset = open_dataset(name, root, regions=regions)
     split = load_split(split_path)
     verify_split(split, dataset.case_ids(), source=f"split file {split_path}")
     case_ids = sorted(c for key in SPLIT_KEYS for c in split[key])

@@ -21,9 +21,8 @@ import numpy as np
 from scipy import ndimage
 
 from segmamba.data.nifti import write_volume
+from segmamba.data.registry import SYNTHETIC_KINDS
 from segmamba.io_utils import write_text_atomic
-
-SYNTH_KINDS = ("brats", "aiib", "crc")
 
 
 def smooth_field(rng: np.random.Generator, shape: tuple[int, ...], cells: int = 5) -> np.ndarray:
@@ -199,8 +198,8 @@ def write_synthetic_dataset(kind: str, out: str | Path, cases: int = 20, size: i
     Returns:
         The case ids written.
     """
-    if kind not in SYNTH_KINDS:
-        raise ValueError(f"unknown kind {kind!r}; choose one of {SYNTH_KINDS}")
+    if kind not in SYNTHETIC_KINDS:
+        raise ValueError(f"unknown kind {kind!r}; choose one of {SYNTHETIC_KINDS}")
     if size < 16:
         raise ValueError(f"size must be at least 16 voxels, got {size}")
     out = Path(out)

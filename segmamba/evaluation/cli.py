@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from segmamba.data.cli import REGIONS_HELP
+from segmamba.data.registry import DATASETS
+
 DESCRIPTION = """\
 Score predicted label maps against ground-truth label maps and write a per-case CSV plus a summary JSON
-(<stem>.summary.json beside the CSV: mean, std, n, undefined and empty-mask counts per metric).
+(<stem>.summary.json beside the CSV: mean, std, n, undefined and empty-mask counts per metric, and the
+same results in nnU-Net v2's summary.json shape: metric_per_case, mean and foreground_mean per label or
+region key, "1" for a label and "(1, 2, 3)" for a region, as nnU-Net writes them).
 
 Both folders hold <case>.nii.gz label maps in the original geometry; every ground-truth case needs a
 prediction with the same shape and affine. Spacing for HD95 comes from the ground-truth header.
@@ -15,7 +20,10 @@ Columns: brats2023 -> case, dice_wt, dice_tc, dice_et, hd95_wt, hd95_tc, hd95_et
          (WT = labels {1,2,3}, TC = {1,3}, ET = {3});
          aiib2023  -> case, iou, dlr, dbr, precision, leakage (official AIIB23 definitions: largest
          6-connected component of the prediction, branch detected at >= 80 % centreline coverage);
-         crc500    -> case, dice, hd95 (label 1).
+         crc500    -> case, dice, hd95 (label 1);
+         nnunet    -> case, dice_<label>..., dice_mean, hd95_<label>..., hd95_mean: every foreground
+         label of --root/dataset.json, named in lower case, or every region of --regions, and the
+         per-case means over them.
 Dice, IoU, DLR, DBR, precision and leakage are fractions in [0, 1]; HD95 is medpy's pooled 95th
 percentile Hausdorff distance in mm.
 """
@@ -34,7 +42,9 @@ def register(subparsers) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--dataset", required=True, choices=("brats2023", "aiib2023", "crc500"))
+    parser.add_argument("--dataset", required=True, choices=tuple(DATASETS), help="dataset layout")
+    parser.add_argument("--root", help="nnunet only: the raw dataset folder (its dataset.json names the labels)")
+    parser.add_argument("--regions", help=REGIONS_HELP)
     parser.add_argument("--pred-dir", required=True, help="folder of predicted <case>.nii.gz label maps")
     parser.add_argument("--gt-dir", required=True, help="folder of ground-truth <case>.nii.gz label maps")
     parser.add_argument("--out", required=True, help="per-case metrics CSV to write")
@@ -45,9 +55,11 @@ def register(subparsers) -> None:
 
 def handle_evaluate(args) -> int:
     """Run the evaluation and print the per-metric means."""
+    from segmamba.data.registry import parse_regions
     from segmamba.evaluation.evaluate import run_evaluation, summary_path
 
-    summary = run_evaluation(args.dataset, args.pred_dir, args.gt_dir, args.out, args.convention, args.workers)
+    summary = run_evaluation(args.dataset, args.pred_dir, args.gt_dir, args.out, args.convention, args.workers,
+                             root=args.root, regions=parse_regions(args.regions))
     for column, stats in summary["metrics"].items():
         mean = "undefined" if stats["mean"] is None else f"{stats['mean']:.4f}"
         print(f"{column}: mean {mean} (n={stats['n']}, empty={stats['n_empty']})")

@@ -2,12 +2,14 @@
 
 Both folders hold ``<case>.nii.gz`` label maps in the original geometry. Every ground-truth case must
 have a prediction with the same shape and affine; the voxel spacing is read from the ground-truth
-header. Writes a per-case CSV and ``<stem>.summary.json`` beside it, both atomically.
+header. Writes a per-case CSV and ``<stem>.summary.json`` beside it (our per-column statistics plus the
+nnU-Net v2 summary, see :mod:`segmamba.evaluation.summary`), both atomically.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -16,7 +18,7 @@ import nibabel as nib
 import numpy as np
 
 from segmamba.errors import InputError
-from segmamba.evaluation.summary import summarise_values
+from segmamba.evaluation.summary import nnunet_summary, summarise_values
 from segmamba.evaluation.tasks import CaseScores, EvaluationTask, get_task
 from segmamba.io_utils import atomic_path, write_json_atomic
 
@@ -65,11 +67,12 @@ def evaluate_case(task: EvaluationTask, case: str, prediction_path: Path, truth_
         raise InputError(
             f"case {case}: prediction {prediction_path} and ground truth {truth_path} have different affines"
         )
-    return task.score(case, prediction, truth, spacing, convention)
+    scores = task.score(task, case, prediction, truth, spacing, convention)
+    return dataclasses.replace(scores, prediction_file=str(prediction_path), reference_file=str(truth_path))
 
 
 def evaluate_folders(
-    dataset: str,
+    dataset: str | EvaluationTask,
     prediction_dir: str | os.PathLike,
     truth_dir: str | os.PathLike,
     convention: str = "segmamba",
@@ -77,10 +80,11 @@ def evaluate_folders(
 ) -> list[CaseScores]:
     """Score every ground-truth case of ``truth_dir`` against ``prediction_dir`` (sorted by case id).
 
-    Raises InputError when a folder is missing or empty or a ground-truth case has no prediction.
-    Extra predictions without ground truth are ignored.
+    ``dataset`` is a layout name with fixed labels or a task from :func:`get_task`. Raises InputError when
+    a folder is missing or empty or a ground-truth case has no prediction. Extra predictions without
+    ground truth are ignored.
     """
-    task = get_task(dataset)
+    task = dataset if isinstance(dataset, EvaluationTask) else get_task(dataset)
     prediction_dir, truth_dir = Path(prediction_dir), Path(truth_dir)
     for role, folder in (("prediction", prediction_dir), ("ground-truth", truth_dir)):
         if not folder.is_dir():
@@ -103,7 +107,8 @@ def evaluate_folders(
 
 
 def summarise_cases(task: EvaluationTask, scores: list[CaseScores], convention: str) -> dict:
-    """Summary JSON content: per metric mean, std, n, n_undefined and the counts of empty masks."""
+    """Summary JSON content: nnU-Net v2's ``metric_per_case``, ``mean`` and ``foreground_mean`` (and
+    ``key_names``), and ours: per metric column mean, std, n, n_undefined and the counts of empty masks."""
     metrics = {}
     for column in task.columns:
         summary = summarise_values(s.values[column] for s in scores)
@@ -118,6 +123,7 @@ def summarise_cases(task: EvaluationTask, scores: list[CaseScores], convention: 
         "convention": convention if task.uses_convention else None,
         "n_cases": len(scores),
         "metrics": metrics,
+        **nnunet_summary(scores, task.key_names),
     }
 
 
@@ -138,10 +144,20 @@ def write_results(task: EvaluationTask, scores: list[CaseScores], csv_path: str 
 
 
 def run_evaluation(
-    dataset: str, prediction_dir, truth_dir, csv_path, convention: str = "segmamba", workers: int = 1
+    dataset: str,
+    prediction_dir,
+    truth_dir,
+    csv_path,
+    convention: str = "segmamba",
+    workers: int = 1,
+    root=None,
+    regions: dict | None = None,
 ) -> dict:
-    """Evaluate the folders, write the CSV and summary JSON, and return the summary."""
-    task = get_task(dataset)
-    scores = evaluate_folders(dataset, prediction_dir, truth_dir, convention, workers)
+    """Evaluate the folders, write the CSV and summary JSON, and return the summary.
+
+    ``root`` and ``regions`` are those of an nnU-Net dataset (:func:`segmamba.evaluation.tasks.get_task`).
+    """
+    task = get_task(dataset, root, regions)
+    scores = evaluate_folders(task, prediction_dir, truth_dir, convention, workers)
     write_results(task, scores, csv_path, convention)
     return summarise_cases(task, scores, convention)

@@ -6,6 +6,8 @@ import argparse
 import logging
 import sys
 
+from segmamba.data.registry import DATASETS
+
 DESCRIPTION = """\
 Segment cases with a trained model: MONAI Gaussian sliding-window inference (roi = the training patch stored
 in the checkpoint, overlap 0.5, sw_batch_size 2), averaging the logits of the 8 mirror flips (disable with
@@ -34,7 +36,7 @@ def register(subparsers) -> None:
     add("--out", required=True, metavar="PRED_DIR", help="output folder for <case>.nii.gz")
     add("--split", metavar="JSON", help="split.json; only the cases of --subset are predicted")
     add("--subset", default="test", help="split subset to predict (default test)")
-    add("--dataset", help="read raw scans of this dataset layout (brats2023, aiib2023, crc500, nnunet)")
+    add("--dataset", choices=tuple(DATASETS), help="read raw scans of this dataset layout")
     add("--root", metavar="RAW", help="raw dataset folder for --dataset")
     add("--no-tta", dest="tta", action="store_false", help="disable 8-way mirror test-time augmentation")
     add("--overlap", type=float, default=0.5, help="sliding-window overlap (default 0.5)")

@@ -2,8 +2,11 @@
 # arguments and resources built from config, and the target lists. No rules live here.
 
 import json
+import shlex
 
 from snakemake.utils import validate
+
+from segmamba.data.registry import NNUNET, paper_datasets, resolve_dataset
 
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -11,8 +14,8 @@ validate(config, schema="../schemas/config.schema.yaml")
 #: The settings block selected by `scale` (demo or paper).
 SCALE = config["scales"][config["scale"]]
 
-#: `segmamba synth --kind` of each dataset's synthetic stand-in.
-SYNTH_KIND = {"brats2023": "brats", "aiib2023": "aiib", "crc500": "crc"}
+#: Registry definitions (segmamba.data.registry) of the configured datasets, resolved on first use.
+DATASET_DEFINITIONS = {}
 
 
 def configured_datasets():
@@ -60,6 +63,25 @@ def trained_datasets():
     return [d for d in configured_datasets() if models_for(d)]
 
 
+def dataset_definition(dataset):
+    """A configured dataset's definition: layout, labels and regions (an nnU-Net dataset's from its dataset.json).
+
+    Raises ConfigError naming the dataset and the path when its root or dataset.json is missing or invalid.
+    """
+    if dataset not in DATASET_DEFINITIONS:
+        DATASET_DEFINITIONS[dataset] = resolve_dataset(dataset, config["datasets"][dataset])
+    return DATASET_DEFINITIONS[dataset]
+
+
+def check_datasets():
+    """Resolve every dataset the run trains on, so that a bad root or dataset.json stops the dry run."""
+    for dataset in trained_datasets():
+        dataset_definition(dataset)
+
+
+check_datasets()
+
+
 def all_model_names():
     """Every model name any part of the workflow uses (for the wildcard constraint)."""
     names = list(config["models"]) + list(config["ablation"]["models"]) + list(config["efficiency"]["models"])
@@ -77,8 +99,27 @@ wildcard_constraints:
 
 
 def synth_kind(wildcards):
-    """`segmamba synth --kind` of a dataset's synthetic stand-in."""
-    return SYNTH_KIND[wildcards.dataset]
+    """`segmamba synth --kind` of a dataset's synthetic stand-in (only the paper's datasets have one)."""
+    kind = dataset_definition(wildcards.dataset).synthetic_kind
+    if kind is None:
+        raise ValueError(f"config datasets.{wildcards.dataset}: no synthetic stand-in; set its root")
+    return kind
+
+
+def dataset_layout(wildcards):
+    """The `--dataset` of the `segmamba` data and evaluation commands: the dataset's layout."""
+    return dataset_definition(wildcards.dataset).layout
+
+
+def reader_name(wildcards):
+    """The name the figure code opens the raw data under (any unregistered name reads as nnU-Net)."""
+    definition = dataset_definition(wildcards.dataset)
+    return definition.layout if definition.layout != NNUNET else definition.name
+
+
+def evaluation_root(wildcards):
+    """The raw root of an nnU-Net dataset, whose dataset.json names the labels evaluated (else nothing)."""
+    return raw_root(wildcards) if dataset_layout(wildcards) == NNUNET else []
 
 
 def raw_root(wildcards):
@@ -95,12 +136,13 @@ def metrics_paths(dataset, models):
 
 def table2_layout():
     """{dataset: {model: metrics CSV}} for Table 2 (BraTS2023 and AIIB2023, the compared methods)."""
-    return {d: metrics_paths(d, config["models"]) for d in ("brats2023", "aiib2023") if d in active_datasets()}
+    return {d: metrics_paths(d, config["models"]) for d in paper_datasets("table2") if d in active_datasets()}
 
 
 def table3_layout():
     """{model: metrics CSV} for Table 3 (CRC-500, the compared methods)."""
-    return metrics_paths("crc500", config["models"]) if "crc500" in active_datasets() else {}
+    (dataset,) = paper_datasets("table3")
+    return metrics_paths(dataset, config["models"]) if dataset in active_datasets() else {}
 
 
 def table4_layout():
@@ -219,6 +261,34 @@ def train_arguments(wildcards):
     return " ".join(args)
 
 
+def preprocess_arguments(wildcards):
+    """`segmamba preprocess` options of a dataset: configured target spacing and (nnU-Net) regions."""
+    entry = config["datasets"][wildcards.dataset]
+    args = []
+    if entry.get("target_spacing"):
+        spacing = " ".join(str(s) for s in entry["target_spacing"])
+        args.append(f"--target-spacing {spacing}")
+    if entry.get("regions"):
+        args.append(f"--regions {regions_argument(wildcards.dataset)}")
+    return " ".join(args)
+
+
+def evaluation_arguments(wildcards):
+    """`segmamba evaluate` options of an nnU-Net dataset: its root (labels) and configured regions."""
+    if dataset_layout(wildcards) != NNUNET:
+        return ""
+    args = [f"--root {shlex.quote(config['datasets'][wildcards.dataset]['root'])}"]
+    if config["datasets"][wildcards.dataset].get("regions"):
+        args.append(f"--regions {regions_argument(wildcards.dataset)}")
+    return " ".join(args)
+
+
+def regions_argument(dataset):
+    """A dataset's checked regions as a shell-quoted JSON object."""
+    regions = dataset_definition(dataset).info.regions
+    return shlex.quote(json.dumps(regions, separators=(",", ":")))
+
+
 def predict_arguments(wildcards):
     """`segmamba predict` options from the selected scale."""
     predict = SCALE["predict"]
@@ -327,6 +397,11 @@ def ablation_targets():
     return [f"results/tables/table4.{ext}" for ext in ("csv", "md", "tex")] if ablation_active() else []
 
 
+def metrics_targets():
+    """Per-case metrics CSVs of every (dataset, model) training (the only results of datasets without a table)."""
+    return [f"results/{dataset}/metrics/{model}.csv" for dataset in trained_datasets() for model in models_for(dataset)]
+
+
 def final_outputs():
-    """Everything the default target `all` builds: every table and figure."""
-    return table_targets() + figure_targets()
+    """Everything the default target `all` builds: every table and figure, and every metrics CSV."""
+    return table_targets() + figure_targets() + metrics_targets()

@@ -34,6 +34,8 @@ rule check_dataset:
         root=raw_root,
     output:
         report="results/{dataset}/check.txt",
+    params:
+        layout=dataset_layout,
     log:
         "results/logs/check_dataset/{dataset}.log",
     threads: job_threads("cpu")
@@ -43,5 +45,5 @@ rule check_dataset:
     conda:
         "../../envs/segmamba-gpu.yaml"
     shell:
-        "segmamba check --dataset {wildcards.dataset} --root {input.root} > {log} 2>&1"
+        "segmamba check --dataset {params.layout} --root {input.root} > {log} 2>&1"
         " && cp {log} {output.report}"

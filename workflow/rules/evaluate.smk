@@ -10,6 +10,8 @@ rule extract_ground_truth:
         split="results/{dataset}/split.json",
     output:
         gt=directory("results/{dataset}/gt"),
+    params:
+        layout=dataset_layout,
     log:
         "results/logs/extract_ground_truth/{dataset}.log",
     threads: job_threads("cpu")
@@ -19,21 +21,25 @@ rule extract_ground_truth:
     conda:
         "../../envs/segmamba-gpu.yaml"
     shell:
-        "segmamba labels --dataset {wildcards.dataset} --root {input.root} --split {input.split}"
+        "segmamba labels --dataset {params.layout} --root {input.root} --split {input.split}"
         " --subset test --out {output.gt} > {log} 2>&1"
 
 
 # ---------------------------------------------------------------------------------------------------------
-# evaluate_predictions: Dice/HD95 (BraTS regions, CRC tumour) or IoU/DLR/DBR (AIIB airway) per case.
-# Outputs: results/{dataset}/metrics/{model}.csv and its .summary.json.
+# evaluate_predictions: Dice/HD95 (BraTS regions, CRC tumour, an nnU-Net dataset's labels or regions) or
+# IoU/DLR/DBR (AIIB airway) per case. An nnU-Net dataset's root is an input: its dataset.json names the labels.
+# Outputs: results/{dataset}/metrics/{model}.csv and its .summary.json (nnU-Net v2 summary.json shape).
 rule evaluate_predictions:
     input:
         predictions="results/{dataset}/predictions/{model}",
         gt="results/{dataset}/gt",
+        root=evaluation_root,
     output:
         metrics="results/{dataset}/metrics/{model}.csv",
         summary="results/{dataset}/metrics/{model}.summary.json",
     params:
+        layout=dataset_layout,
+        options=evaluation_arguments,
         convention=config["evaluation"]["convention"],
     log:
         "results/logs/evaluate_predictions/{dataset}/{model}.log",
@@ -46,5 +52,6 @@ rule evaluate_predictions:
     conda:
         "../../envs/segmamba-gpu.yaml"
     shell:
-        "segmamba evaluate --dataset {wildcards.dataset} --pred-dir {input.predictions} --gt-dir {input.gt}"
-        " --out {output.metrics} --convention {params.convention} --workers {threads} > {log} 2>&1"
+        "segmamba evaluate --dataset {params.layout} --pred-dir {input.predictions} --gt-dir {input.gt}"
+        " --out {output.metrics} --convention {params.convention} --workers {threads} {params.options}"
+        " > {log} 2>&1"

@@ -3,7 +3,7 @@
 
 # ---------------------------------------------------------------------------------------------------------
 # preprocess_dataset: one float32 image and int8 label array per case plus its properties, the
-# dataset fingerprint and the normalisation parameters.
+# dataset fingerprint and the normalisation parameters (configured target spacing and nnU-Net regions).
 # Output: results/{dataset}/preprocessed/ (dataset.json, fingerprint.json, <case>/...).
 rule preprocess_dataset:
     input:
@@ -12,7 +12,9 @@ rule preprocess_dataset:
     output:
         preprocessed=directory("results/{dataset}/preprocessed"),
     params:
+        layout=dataset_layout,
         workers=SCALE["preprocess"]["workers"],
+        options=preprocess_arguments,
     log:
         "results/logs/preprocess_dataset/{dataset}.log",
     benchmark:
@@ -24,5 +26,5 @@ rule preprocess_dataset:
     conda:
         "../../envs/segmamba-gpu.yaml"
     shell:
-        "segmamba preprocess --dataset {wildcards.dataset} --root {input.root} --split {input.split}"
-        " --out {output.preprocessed} --workers {params.workers} > {log} 2>&1"
+        "segmamba preprocess --dataset {params.layout} --root {input.root} --split {input.split}"
+        " --out {output.preprocessed} --workers {params.workers} {params.options} > {log} 2>&1"

@@ -88,7 +88,7 @@ rule render_figure4:
         ),
     params:
         figure="fig4",
-        dataset="{dataset}",
+        dataset=reader_name,
         models=figure_models_of,
     log:
         "results/logs/render_figure4/{dataset}.log",

@@ -12,6 +12,7 @@ rule split_dataset:
     output:
         split="results/{dataset}/split.json",
     params:
+        layout=dataset_layout,
         seed=config["split"]["seed"],
     log:
         "results/logs/split_dataset/{dataset}.log",
@@ -22,5 +23,5 @@ rule split_dataset:
     conda:
         "../../envs/segmamba-gpu.yaml"
     shell:
-        "segmamba split --dataset {wildcards.dataset} --root {input.root} --out {output.split}"
+        "segmamba split --dataset {params.layout} --root {input.root} --out {output.split}"
         " --seed {params.seed} > {log} 2>&1"

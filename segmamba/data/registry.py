@@ -1,0 +1,422 @@
+"""The dataset registry: one definition per dataset layout, holding everything the code knows about it.
+
+A :class:`DatasetDefinition` names a dataset's reader (a class of :mod:`segmamba.data.datasets`), its
+synthetic stand-in (a ``segmamba synth`` kind), its channels, labels and evaluation regions
+(:class:`DatasetInfo`), how it is evaluated (Dice/HD95 per region, or the AIIB airway metrics), the metrics
+its tables report and the paper table holding the published numbers. The command lines' ``--dataset``
+choices, the workflow's constants (``workflow/rules/common.smk``) and the config schema's dataset names are
+derived from :data:`DATASETS`.
+
+Any nnU-Net v2 raw dataset is a dataset too: the ``nnunet`` definition has no fixed channels or labels;
+:func:`read_nnunet_dataset_json` reads them from the dataset's ``dataset.json`` and :func:`resolve_dataset`
+turns a config entry (``datasets.<name>: {format: nnunet, root: ..., regions: ...}``) into a complete
+definition under the dataset's own name.
+
+This module uses the standard library only (no numpy, no torch), so that the workflow can import it while
+it parses the Snakefile.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from segmamba.errors import ConfigError, InputError
+
+#: What a dataset name in the config (and so the ``{dataset}`` wildcard) looks like.
+NAME_PATTERN = r"[a-z][a-z0-9_]*"
+
+#: The layout of any nnU-Net v2 raw dataset (``dataset.json``, ``imagesTr/``, ``labelsTr/``).
+NNUNET = "nnunet"
+
+#: Suffix of the per-case mean columns (``dice_mean``, ``hd95_mean``) of nnU-Net datasets.
+MEAN_SUFFIX = "mean"
+
+#: The AIIB2023 airway metrics, in CSV column order.
+AIIB_COLUMNS = ("iou", "dlr", "dbr", "precision", "leakage")
+
+NIFTI_ENDINGS = (".nii.gz", ".nii")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a dataset contains: modality, channels, labels and the evaluation regions."""
+
+    name: str
+    modality: str  # "MRI" or "CT"
+    channel_names: tuple[str, ...]
+    label_names: dict[int, str]
+    regions: dict[str, list[int]]
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes including background."""
+        return len(self.label_names)
+
+    @property
+    def region_based(self) -> bool:
+        """True when the regions are not simply one per foreground label under the label's own name."""
+        return self.regions != label_regions(self.label_names)
+
+    def to_json(self) -> dict:
+        """JSON-ready dict (label keys become strings)."""
+        return {
+            "name": self.name,
+            "modality": self.modality,
+            "channel_names": list(self.channel_names),
+            "label_names": {str(k): v for k, v in sorted(self.label_names.items())},
+            "regions": {k: list(v) for k, v in self.regions.items()},
+            "num_classes": self.num_classes,
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict) -> DatasetInfo:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            name=obj["name"],
+            modality=obj["modality"],
+            channel_names=tuple(obj["channel_names"]),
+            label_names={int(k): v for k, v in obj["label_names"].items()},
+            regions={k: list(v) for k, v in obj["regions"].items()},
+        )
+
+
+@dataclass(frozen=True)
+class ReportedMetric:
+    """One metric a dataset's tables report.
+
+    Args:
+        key: the metric's name in the tables and in the paper's numbers, e.g. ``"dice_wt"``.
+        label: column heading, e.g. ``"WT Dice (%)"``.
+        columns: metrics-CSV columns whose per-case mean is the value (one column, or several for "Avg").
+        scale: factor applied to the value (100 turns fractions into percent).
+    """
+
+    key: str
+    label: str
+    columns: tuple[str, ...]
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class DatasetDefinition:
+    """Everything the code knows about one dataset.
+
+    Args:
+        name: the dataset's name (config key, ``{dataset}`` wildcard, results folder).
+        layout: the registered definition whose reader and command-line name apply (``name`` itself for the
+            registered datasets; ``nnunet`` or a paper layout for a dataset of your own).
+        display_label: the name shown in tables and figures.
+        description: one line for help texts and the config schema.
+        reader: class name of the reader in :mod:`segmamba.data.datasets`.
+        evaluation: ``"overlap"`` (Dice and HD95 per region) or ``"airway"`` (AIIB IoU, DLR, DBR, ...).
+        info: channels, labels and regions; None until read from the dataset's ``dataset.json``.
+        synthetic_kind: ``segmamba synth --kind`` of the synthetic stand-in; None: real data only.
+        target_spacing: default preprocessing spacing in mm; None: the training cases' median spacing.
+        bare_columns: the single region is scored into plain ``dice`` / ``hd95`` columns (CRC-500).
+        mean_columns: add the per-case means over regions, ``dice_mean`` and ``hd95_mean``.
+        reported: the tables' metrics; None derives them from the evaluation columns.
+        paper_table: key of the paper's published numbers (``segmamba.reporting.paper``); None: not in the paper.
+    """
+
+    name: str
+    layout: str
+    display_label: str
+    description: str
+    reader: str
+    evaluation: str
+    info: DatasetInfo | None = None
+    synthetic_kind: str | None = None
+    target_spacing: tuple[float, float, float] | None = None
+    bare_columns: bool = False
+    mean_columns: bool = False
+    reported: tuple[ReportedMetric, ...] | None = None
+    paper_table: str | None = None
+
+    def require_info(self) -> DatasetInfo:
+        """The dataset's info; a definition still waiting for its dataset.json raises InputError."""
+        if self.info is None:
+            raise InputError(f"dataset {self.name}: channels and labels come from its dataset.json, not read yet")
+        return self.info
+
+    def scored_regions(self) -> dict[str, tuple[int, ...]]:
+        """Dice/HD95 regions as {column suffix: labels} ("" for the plain columns of ``bare_columns``)."""
+        if self.evaluation != "overlap":
+            return {}
+        regions = self.require_info().regions
+        if self.bare_columns:
+            (labels,) = regions.values()
+            return {"": tuple(labels)}
+        return {column_key(name): tuple(labels) for name, labels in regions.items()}
+
+    def metric_columns(self) -> tuple[str, ...]:
+        """The metric columns of ``segmamba evaluate``'s CSV, in order (after ``case``)."""
+        if self.evaluation == "airway":
+            return AIIB_COLUMNS
+        suffixes = list(self.scored_regions()) + ([MEAN_SUFFIX] if self.mean_columns else [])
+        return tuple(f"{metric}_{s}" if s else metric for metric in ("dice", "hd95") for s in suffixes)
+
+    def reported_metrics(self) -> tuple[ReportedMetric, ...]:
+        """The metrics the tables report: the fixed list, or Dice and HD95 of every region plus their mean."""
+        if self.reported is not None:
+            return self.reported
+        names = {column_key(name): name for name in self.require_info().regions}
+        if self.mean_columns:
+            names[MEAN_SUFFIX] = "Mean"
+        metrics = []
+        for suffix, name in names.items():
+            metrics.append(ReportedMetric(f"dice_{suffix}", f"{name} Dice (%)", (f"dice_{suffix}",), 100.0))
+            metrics.append(ReportedMetric(f"hd95_{suffix}", f"{name} HD95 (mm)", (f"hd95_{suffix}",)))
+        return tuple(metrics)
+
+
+def label_regions(label_names: dict[int, str]) -> dict[str, list[int]]:
+    """One region per foreground label, named after it: {name: [label]}."""
+    return {label_names[value]: [value] for value in sorted(label_names) if value > 0}
+
+
+def column_key(name: str) -> str:
+    """A label or region name as metric-column suffix: lower case, runs of other characters as ``_``."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+BRATS2023 = DatasetDefinition(
+    name="brats2023",
+    layout="brats2023",
+    display_label="BraTS2023",
+    description="BraTS2023 GLI brain tumours (MRI, 4 channels).",
+    reader="BratsDataset",
+    evaluation="overlap",
+    info=DatasetInfo(
+        name="brats2023",
+        modality="MRI",
+        channel_names=("t2w", "t2f", "t1n", "t1c"),
+        label_names={0: "background", 1: "NCR", 2: "ED", 3: "ET"},
+        regions={"WT": [1, 2, 3], "TC": [1, 3], "ET": [3]},
+    ),
+    synthetic_kind="brats",
+    target_spacing=(1.0, 1.0, 1.0),
+    reported=(
+        ReportedMetric("dice_wt", "WT Dice (%)", ("dice_wt",), 100.0),
+        ReportedMetric("hd95_wt", "WT HD95 (mm)", ("hd95_wt",)),
+        ReportedMetric("dice_tc", "TC Dice (%)", ("dice_tc",), 100.0),
+        ReportedMetric("hd95_tc", "TC HD95 (mm)", ("hd95_tc",)),
+        ReportedMetric("dice_et", "ET Dice (%)", ("dice_et",), 100.0),
+        ReportedMetric("hd95_et", "ET HD95 (mm)", ("hd95_et",)),
+        ReportedMetric("dice_avg", "Avg Dice (%)", ("dice_wt", "dice_tc", "dice_et"), 100.0),
+        ReportedMetric("hd95_avg", "Avg HD95 (mm)", ("hd95_wt", "hd95_tc", "hd95_et")),
+    ),
+    paper_table="table2",
+)
+
+AIIB2023 = DatasetDefinition(
+    name="aiib2023",
+    layout="aiib2023",
+    display_label="AIIB2023",
+    description="AIIB2023 airway trees (CT).",
+    reader="AiibDataset",
+    evaluation="airway",
+    info=DatasetInfo(
+        name="aiib2023",
+        modality="CT",
+        channel_names=("CT",),
+        label_names={0: "background", 1: "airway"},
+        regions={"airway": [1]},
+    ),
+    synthetic_kind="aiib",
+    reported=(
+        ReportedMetric("iou", "Airway IoU (%)", ("iou",), 100.0),
+        ReportedMetric("dlr", "Airway DLR (%)", ("dlr",), 100.0),
+        ReportedMetric("dbr", "Airway DBR (%)", ("dbr",), 100.0),
+    ),
+    paper_table="table2",
+)
+
+CRC500 = DatasetDefinition(
+    name="crc500",
+    layout="crc500",
+    display_label="CRC-500",
+    description="CRC-500 colorectal cancer (CT, private).",
+    reader="CrcDataset",
+    evaluation="overlap",
+    info=DatasetInfo(
+        name="crc500",
+        modality="CT",
+        channel_names=("CT",),
+        label_names={0: "background", 1: "tumour"},
+        regions={"tumour": [1]},
+    ),
+    synthetic_kind="crc",
+    bare_columns=True,
+    reported=(
+        ReportedMetric("dice", "Dice (%)", ("dice",), 100.0),
+        ReportedMetric("hd95", "HD95 (mm)", ("hd95",)),
+    ),
+    paper_table="table3",
+)
+
+NNUNET_DEFINITION = DatasetDefinition(
+    name=NNUNET,
+    layout=NNUNET,
+    display_label="nnU-Net dataset",
+    description="Any nnU-Net v2 raw dataset (channels and labels from its dataset.json).",
+    reader="NnunetDataset",
+    evaluation="overlap",
+    mean_columns=True,
+)
+
+#: Every registered dataset layout by name (the command lines' ``--dataset`` choices, in this order).
+DATASETS: dict[str, DatasetDefinition] = {d.name: d for d in (BRATS2023, AIIB2023, CRC500, NNUNET_DEFINITION)}
+
+#: The datasets of the paper (they have published numbers and synthetic stand-ins).
+PAPER_DATASETS: tuple[str, ...] = tuple(name for name, d in DATASETS.items() if d.paper_table)
+
+#: ``segmamba synth --kind`` choices: the synthetic stand-ins of the registered datasets.
+SYNTHETIC_KINDS: tuple[str, ...] = tuple(d.synthetic_kind for d in DATASETS.values() if d.synthetic_kind)
+
+
+def get_definition(name: str) -> DatasetDefinition:
+    """The registered definition of a layout name; InputError naming the choices otherwise."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise InputError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}") from None
+
+
+def paper_datasets(table: str) -> list[str]:
+    """Names of the registered datasets whose published numbers are in ``table`` (e.g. ``"table2"``)."""
+    return [name for name, d in DATASETS.items() if d.paper_table == table]
+
+
+# ------------------------------------------------------------------------------------- nnU-Net datasets
+
+
+def read_nnunet_dataset_json(
+    root: str | Path, regions: dict | None = None, name: str = NNUNET
+) -> tuple[str, DatasetInfo]:
+    """Read an nnU-Net v2 raw dataset's ``dataset.json``: (file ending, info).
+
+    Args:
+        root: the dataset folder.
+        regions: evaluation regions {name: [labels]}; None scores every foreground label on its own.
+        name: the info's name.
+
+    Raises:
+        InputError: the file is missing or invalid, or a region names an unknown label; the message names
+            the dataset folder and the file.
+    """
+    path = Path(root) / "dataset.json"
+    where = f"dataset {root}: file {path}"
+    if not path.is_file():
+        raise InputError(f"{where}: missing (nnU-Net v2 raw datasets need dataset.json)")
+    try:
+        meta = json.loads(path.read_text())
+        channels = meta["channel_names"]
+        labels = meta["labels"]
+        channel_names = tuple(channels[k] for k in sorted(channels, key=int))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"{where}: not a valid nnU-Net v2 dataset.json ({exc})") from exc
+    ending = meta.get("file_ending", ".nii.gz")
+    if ending not in NIFTI_ENDINGS:
+        raise InputError(f"{where}: file_ending {ending!r} is not supported (only NIfTI: {', '.join(NIFTI_ENDINGS)})")
+    if any(not isinstance(v, int) for v in labels.values()):
+        raise InputError(f"{where}: region-based labels are not supported (give regions in the config instead)")
+    label_names = {int(v): k for k, v in labels.items()}
+    if sorted(label_names) != list(range(len(label_names))) or len(label_names) < 2:
+        raise InputError(
+            f"{where}: labels must be consecutive integers 0..K-1 with a background 0, got {sorted(label_names)}"
+        )
+    modality = "CT" if all(c.upper() == "CT" for c in channel_names) else "MRI"
+    regions = label_regions(label_names) if not regions else _checked_regions(regions, label_names, where)
+    _check_column_keys(regions, where)
+    return ending, DatasetInfo(name, modality, channel_names, label_names, regions)
+
+
+def _checked_regions(regions: dict, label_names: dict[int, str], where: str) -> dict[str, list[int]]:
+    """Regions as {name: sorted labels}; a label that dataset.json does not define is an InputError."""
+    checked = {}
+    for region, labels in regions.items():
+        if not isinstance(labels, list | tuple) or not labels or not all(isinstance(v, int) for v in labels):
+            raise InputError(f"{where}: region {region!r} must be a non-empty list of label values, got {labels!r}")
+        unknown = sorted(set(labels) - (set(label_names) - {0}))
+        if unknown:
+            foreground = {v: n for v, n in sorted(label_names.items()) if v > 0}
+            raise InputError(
+                f"{where}: region {region!r} names label(s) {unknown}, which are not foreground labels "
+                f"of this dataset ({foreground})"
+            )
+        checked[str(region)] = sorted(set(labels))
+    return checked
+
+
+def _check_column_keys(regions: dict[str, list[int]], where: str) -> None:
+    """Every region must give a distinct, non-empty metric-column suffix other than ``mean``."""
+    seen: dict[str, str] = {}
+    for region in regions:
+        key = column_key(region)
+        if not key or key == MEAN_SUFFIX or key in seen:
+            clash = f"clashes with {seen[key]!r}" if key in seen else f"gives the column suffix {key!r}"
+            raise InputError(
+                f"{where}: label or region name {region!r} {clash}; metric columns are "
+                f"dice_<name> and hd95_<name> in lower case (rename it, or give regions)"
+            )
+        seen[key] = region
+
+
+def resolve_dataset(name: str, entry: dict) -> DatasetDefinition:
+    """The definition of one configured dataset (``datasets.<name>`` of the workflow config).
+
+    The paper's datasets keep their layout. Any other name needs ``format`` and ``root``; an nnU-Net
+    dataset's channels and labels come from ``<root>/dataset.json`` and its regions from ``regions``.
+
+    Raises:
+        ConfigError: an invalid name, format or regions, a missing root folder or dataset.json; the message
+            names the config key and the paths.
+    """
+    key = f"config datasets.{name}"
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise ConfigError(f"{key}: dataset names must match {NAME_PATTERN}")
+    layout = entry.get("format") or (name if name in DATASETS else None)
+    root = entry.get("root")
+    if name in DATASETS and layout != name:
+        raise ConfigError(
+            f"{key}: format {layout!r}: the paper's datasets keep their layout ({name}); "
+            "give your data a name of its own"
+        )
+    if layout not in DATASETS:
+        raise ConfigError(f"{key}: needs a format (one of {', '.join(DATASETS)}), got {layout!r}")
+    if name not in DATASETS and not root:
+        raise ConfigError(f"{key}: needs a root (the folder holding the dataset)")
+    if entry.get("regions") and layout != NNUNET:
+        raise ConfigError(f"{key}: regions apply to nnunet datasets only ({layout} has fixed regions)")
+    if root and not Path(root).is_dir():
+        raise ConfigError(f"{key}: root {root} does not exist or is not a folder")
+    base = DATASETS[layout]
+    changes = {"name": name, "display_label": base.display_label if name == layout else name}
+    if layout == NNUNET:
+        try:
+            _, info = read_nnunet_dataset_json(root, entry.get("regions"), name)
+        except InputError as exc:
+            raise ConfigError(f"{key}: {exc}") from None
+        changes["info"] = info
+    if entry.get("target_spacing"):
+        changes["target_spacing"] = tuple(float(s) for s in entry["target_spacing"])
+    if name != layout:
+        changes.update(synthetic_kind=None, paper_table=None)
+    return dataclasses.replace(base, **changes)
+
+
+def parse_regions(text: str | None) -> dict[str, list[int]] | None:
+    """The ``--regions`` option: a JSON object {name: [labels]} (None or empty: no regions)."""
+    if not text:
+        return None
+    try:
+        regions = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--regions: not valid JSON ({exc}); expected e.g. '{{\"core\": [2, 3]}}'") from exc
+    if not isinstance(regions, dict):
+        raise InputError(f"--regions: expected a JSON object {{name: [labels]}}, got {text!r}")
+    return regions or None
