@@ -164,12 +164,13 @@ def outcome_files(dataset, models):
 
 def table2_outcome_files():
     """{dataset: outcome_files} of Table 2's trainings."""
-    return {d: outcome_files(d, config["models"]) for d in ("brats2023", "aiib2023") if d in active_datasets()}
+    return {d: outcome_files(d, config["models"]) for d in paper_datasets("table2") if d in active_datasets()}
 
 
 def table3_outcome_files():
     """outcome_files of Table 3's trainings (CRC-500)."""
-    return outcome_files("crc500", config["models"]) if "crc500" in active_datasets() else {}
+    (dataset,) = paper_datasets("table3")
+    return outcome_files(dataset, config["models"]) if dataset in active_datasets() else {}
 
 
 def table4_outcome_files():
