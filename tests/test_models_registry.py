@@ -18,7 +18,7 @@ from segmamba.models import (
 )
 
 CONTRACT_NAMES = ["segmamba", "segmamba_m1", "segmamba_m2", "segmamba_m3", "segmamba_m6", "segresnet", "uxnet",
-                  "mednext", "unetr", "swinunetr", "swinunetr_v2"]
+                  "mednext", "unetr", "swinunetr", "swinunetr_v2", "nnunet_resenc_m"]
 
 
 def test_registered_names_are_the_contract_names():
@@ -95,6 +95,7 @@ def test_models_command_json_lists_every_model(capsys):
     counts = {row["name"]: row["params"] for row in rows}
     assert counts["segmamba"] == 67_416_196 and counts["uxnet"] == 53_059_444
     assert counts["segmamba_m3"] == 67_416_196 - 10_969_920  # minus the four GSC blocks (spec 2.2)
+    assert counts["nnunet_resenc_m"] == 102_350_884
 
 
 def test_models_command_bad_channels_exits_2(capsys):
