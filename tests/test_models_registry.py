@@ -25,6 +25,17 @@ def test_registered_names_are_the_contract_names():
     assert list_models() == CONTRACT_NAMES
 
 
+def test_registry_and_config_checks_import_without_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, segmamba.models.registry as r, segmamba.models.preflight; "
+            "r.check_model_config('segmamba', {'depths': [1, 1, 1, 1]}, 'k', {'p': [32, 32, 32]}, construct=False); "
+            "print('torch' in sys.modules, 'monai' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]
+
+
 def test_count_parameters_counts_elements():
     import torch
 

@@ -4,7 +4,7 @@ Each entry holds the configured constructor keywords (the values used by the ben
 override exactly those keys (``build_model(name, ..., **overrides)``), any other key is a ConfigError.
 
 Importing this module is cheap: torch, MONAI and the networks are imported only when a model is built, so
-the override-key and patch-size rules (:func:`resolve_params`, :func:`min_input_multiple`) can run where
+the override-key and patch-size rules (:func:`resolve_params`, :func:`check_model_config`) can run where
 torch would cost seconds (the workflow's dry run).
 """
 
@@ -261,3 +261,45 @@ def model_parameter_count(
     except (RuntimeError, NotImplementedError):  # e.g. SwinUNETR calls .item() while constructing
         return count_parameters(build_model(name, in_channels, out_channels, patch_size, **overrides))
 
+
+def check_model_config(
+    name: str,
+    overrides: Mapping[str, Any],
+    overrides_key: str,
+    patch_sizes: Mapping[str, Sequence[int]],
+    construct: bool = True,
+    in_channels: int = 1,
+    out_channels: int = 2,
+) -> None:
+    """Check a model's configuration before any job runs (the workflow calls it while parsing).
+
+    Args:
+        name: registry name.
+        overrides: the model's constructor overrides from the config.
+        overrides_key: where ``overrides`` sit in the config (e.g. ``scales.demo.model_overrides.segmamba``).
+        patch_sizes: ``{config key: patch size}`` the model will run on (training patch, efficiency sizes).
+        construct: also run the constructor when there are overrides, so that values it rejects are found
+            too. This imports torch and MONAI (seconds); the other checks need neither. It builds on the CPU:
+            for the narrow models that overrides usually make that is faster than the meta device, whose ops
+            dispatch through Python meta kernels.
+        in_channels, out_channels: channels to construct with (the constructors' checks do not depend on them).
+
+    Raises:
+        ConfigError: naming the config key and the model: an unknown model or override key, a patch size the
+            model rejects, or an override its constructor rejects.
+    """
+    try:
+        multiple, smallest = min_input_multiple(name, **overrides), min_input_size(name, **overrides)
+    except ConfigError as exc:
+        raise ConfigError(f"config {overrides_key}: {exc}") from exc
+    for key, patch_size in patch_sizes.items():
+        try:
+            _check_patch_size(name, patch_size, multiple, smallest)
+        except ConfigError as exc:
+            raise ConfigError(f"config {key}: {exc}") from exc
+    if construct and overrides:
+        for patch_size in dict.fromkeys(tuple(p) for p in patch_sizes.values()) or [(128, 128, 128)]:
+            try:
+                build_model(name, in_channels, out_channels, patch_size, **overrides)
+            except ConfigError as exc:
+                raise ConfigError(f"config {overrides_key}: {exc}") from exc
