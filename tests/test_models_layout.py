@@ -242,7 +242,7 @@ def test_labelled_volume_shows_the_axial_scan_order(name):
 def test_sliding_window_tta_and_non_cubic_patches_through_the_transposing_model():
     torch.manual_seed(1)
     patch = (32, 48, 32)
-    model = build_model("segmamba", 1, 3, patch_size=patch, **SMALL).eval()
+    model = build_model("segmamba_m1", 1, 3, patch_size=patch, **SMALL).eval()  # the layout is shared by the family
     _randomise_norms(model)
     image = torch.randn(1, *patch)
     with torch.no_grad():
