@@ -80,12 +80,18 @@ def test_write_label_map_keeps_affine_and_uint8(tmp_path):
         write_label_map(tmp_path / "b.nii.gz", labels - 1, affine)
 
 
-def save_random_checkpoint(path, in_channels: int, classes: int, patch=(16, 16, 16)) -> None:
-    """A checkpoint of a tiny SegResNet with random weights."""
+def training_record(dataset_json: dict, **changes) -> dict:
+    """The ``dataset`` entry a training writes into its checkpoints, optionally changed."""
+    fields = ("name", "channel_names", "label_names", "regions", "num_classes")
+    return {**{key: dataset_json[key] for key in fields}, **changes}
+
+
+def save_random_checkpoint(path, in_channels: int, classes: int, dataset: dict, patch=(16, 16, 16)) -> None:
+    """A checkpoint of a tiny SegResNet with random weights, recorded as trained on ``dataset``."""
     torch.manual_seed(0)
     spec = ckpt.model_spec("segresnet", in_channels, classes, patch, TINY_SEGRESNET)
     model = ckpt.build_from_spec(spec)
-    ckpt.save_checkpoint(path, {"model": spec, "state_dict": model.state_dict(), "dataset": {}})
+    ckpt.save_checkpoint(path, {"model": spec, "state_dict": model.state_dict(), "dataset": dataset})
 
 
 @pytest.fixture
@@ -117,7 +123,7 @@ def anisotropic_mri_folder(tmp_path):
     (folder / "toy_001" / "properties.json").write_text(json.dumps(properties))
     (folder / "dataset.json").write_text(json.dumps(dataset_json))
     (tmp_path / "split.json").write_text(json.dumps({"train": [], "val": [], "test": ["toy_001"]}))
-    save_random_checkpoint(tmp_path / "model.pt", 2, 3)
+    save_random_checkpoint(tmp_path / "model.pt", 2, 3, training_record(dataset_json))
     return tmp_path, image.shape[1:], affine
 
 
@@ -153,9 +159,52 @@ def test_predict_skips_existing_outputs_unless_overwrite(anisotropic_mri_folder)
 
 def test_predict_rejects_checkpoint_with_other_class_count(anisotropic_mri_folder):
     root, _, _ = anisotropic_mri_folder
-    save_random_checkpoint(root / "two.pt", 2, 2)
-    with pytest.raises(InputError, match="classes"):
+    toy = json.loads((root / "pre" / "dataset.json").read_text())
+    save_random_checkpoint(root / "two.pt", 2, 2, training_record(toy, num_classes=2))
+    with pytest.raises(InputError, match="num_classes 2 vs 3"):
         run_prediction(root / "two.pt", root / "pre", root / "pred", PredictOptions(tta=False))
+
+
+@pytest.mark.parametrize(
+    ("changes", "difference"),
+    [
+        ({"name": "crc500"}, "name 'crc500' vs 'toy'"),
+        ({"channel_names": ["t2", "t1"]}, "channel_names ['t2', 't1'] vs ['t1', 't2']"),
+        ({"label_names": {"0": "bg", "1": "b", "2": "a"}}, "label_names"),
+    ],
+)
+def test_predict_refuses_a_checkpoint_trained_on_another_dataset(anisotropic_mri_folder, changes, difference, capsys):
+    from segmamba.cli import main
+
+    root, _, _ = anisotropic_mri_folder
+    toy = json.loads((root / "pre" / "dataset.json").read_text())
+    save_random_checkpoint(root / "foreign.pt", 2, 3, training_record(toy, **changes))
+    with pytest.raises(InputError, match="foreign.pt was trained on dataset") as info:
+        run_prediction(root / "foreign.pt", root / "pre", root / "pred", PredictOptions(tta=False))
+    assert difference in str(info.value) and "dataset.json" in str(info.value)
+    assert not (root / "pred").exists()  # refused before any case is predicted
+    args = [
+        "predict",
+        "--checkpoint",
+        str(root / "foreign.pt"),
+        "--preprocessed",
+        str(root / "pre"),
+        "--out",
+        str(root / "pred"),
+        "--no-tta",
+        "--device",
+        "cpu",
+    ]
+    assert main(args) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "foreign.pt" in error and difference in error
+
+
+def test_predict_refuses_a_checkpoint_without_a_training_dataset_record(anisotropic_mri_folder):
+    root, _, _ = anisotropic_mri_folder
+    save_random_checkpoint(root / "bare.pt", 2, 3, {})
+    with pytest.raises(InputError, match="does not record its training dataset"):
+        run_prediction(root / "bare.pt", root / "pre", root / "pred", PredictOptions(tta=False))
 
 
 @pytest.mark.slow
@@ -169,7 +218,8 @@ def test_predict_cli_on_raw_scans_without_labels(tmp_path):
     write_split(tmp_path / "split.json", ids)
     preprocess_dataset("crc500", raw, tmp_path / "split.json", tmp_path / "pre")
     shutil.rmtree(raw / "labelsTr")  # new scans: no labels
-    save_random_checkpoint(tmp_path / "model.pt", 1, 2)
+    crc = json.loads((tmp_path / "pre" / "dataset.json").read_text())
+    save_random_checkpoint(tmp_path / "model.pt", 1, 2, training_record(crc))
     command = [
         sys.executable,
         "-m",

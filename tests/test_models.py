@@ -24,6 +24,8 @@ NARROW = {
     "unetr": {"feature_size": 8, "hidden_size": 96, "mlp_dim": 192, "num_heads": 4},
     "swinunetr": {"feature_size": 12, "norm_name": ["group", {"num_groups": 1}]},
     "swinunetr_v2": {"feature_size": 12, "norm_name": ["group", {"num_groups": 1}]},
+    "nnunet_resenc_m": {"features_per_stage": [8, 16, 32, 64], "n_blocks_per_stage": [1, 1, 1, 1],
+                        "n_conv_per_stage_decoder": [1, 1, 1]},
 }
 
 

@@ -18,11 +18,22 @@ from segmamba.models import (
 )
 
 CONTRACT_NAMES = ["segmamba", "segmamba_m1", "segmamba_m2", "segmamba_m3", "segmamba_m6", "segresnet", "uxnet",
-                  "mednext", "unetr", "swinunetr", "swinunetr_v2"]
+                  "mednext", "unetr", "swinunetr", "swinunetr_v2", "nnunet_resenc_m"]
 
 
 def test_registered_names_are_the_contract_names():
     assert list_models() == CONTRACT_NAMES
+
+
+def test_registry_and_config_checks_import_without_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, segmamba.models.registry as r, segmamba.models.preflight; "
+            "r.check_model_config('segmamba', {'depths': [1, 1, 1, 1]}, 'k', {'p': [32, 32, 32]}, construct=False); "
+            "print('torch' in sys.modules, 'monai' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]
 
 
 def test_count_parameters_counts_elements():
@@ -95,6 +106,7 @@ def test_models_command_json_lists_every_model(capsys):
     counts = {row["name"]: row["params"] for row in rows}
     assert counts["segmamba"] == 67_416_196 and counts["uxnet"] == 53_059_444
     assert counts["segmamba_m3"] == 67_416_196 - 10_969_920  # minus the four GSC blocks (spec 2.2)
+    assert counts["nnunet_resenc_m"] == 102_350_884
 
 
 def test_models_command_bad_channels_exits_2(capsys):

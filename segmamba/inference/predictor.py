@@ -125,6 +125,35 @@ def pending(case_ids: list[str], out_dir: str | Path, overwrite: bool) -> list[s
     return [c for c in case_ids if not (Path(out_dir) / f"{c}.nii.gz").is_file()]
 
 
+TRAINING_DATASET_FIELDS = ("name", "channel_names", "label_names", "num_classes")
+"""What a checkpoint records of its training data (``dataset`` entry) and must share with the data it predicts."""
+
+
+def check_checkpoint_dataset(checkpoint, meta: dict, preprocessed_dir, dataset_json: dict) -> None:
+    """Refuse a checkpoint trained on another dataset than the preprocessed folder's (one line naming both).
+
+    Raises:
+        InputError: the checkpoint records no training dataset, or its dataset name, channels, labels or class
+            count differ from ``dataset.json``.
+    """
+    trained = meta.get("dataset") or {}
+    target = Path(preprocessed_dir) / "dataset.json"
+    if not all(field in trained for field in TRAINING_DATASET_FIELDS):
+        raise InputError(
+            f"checkpoint {checkpoint} does not record its training dataset; cannot check it against {target}"
+        )
+    differences = [
+        f"{field} {trained[field]!r} vs {dataset_json.get(field)!r}"
+        for field in TRAINING_DATASET_FIELDS
+        if trained[field] != dataset_json.get(field)
+    ]
+    if differences:
+        raise InputError(
+            f"checkpoint {checkpoint} was trained on dataset {trained['name']!r}, not on the data of {target} "
+            f"({'; '.join(differences)})"
+        )
+
+
 def run_prediction(
     checkpoint: str | Path,
     preprocessed_dir: str | Path,
@@ -160,12 +189,7 @@ def run_prediction(
         raise InputError("--dataset and --root must be given together")
     dataset_json = load_dataset_json(preprocessed_dir)
     model, meta = load_model(checkpoint, select_device(device))
-    trained_classes = meta["model"]["out_channels"]
-    if int(dataset_json["num_classes"]) != trained_classes:
-        raise InputError(
-            f"checkpoint {checkpoint} predicts {trained_classes} classes but "
-            f"{preprocessed_dir}/dataset.json has {dataset_json['num_classes']}"
-        )
+    check_checkpoint_dataset(checkpoint, meta, preprocessed_dir, dataset_json)
     roi_size = tuple(options.roi_size or meta["model"]["patch_size"])
     reader = None
     if dataset is not None:

@@ -19,7 +19,7 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """Import the registry (and with it torch and MONAI) only when one of its names is used.
+    """Import the registry only when one of its names is used (torch and MONAI follow when a model is built).
 
     This keeps ``segmamba --help`` and every other subcommand's start-up free of the model imports.
     """

@@ -50,10 +50,11 @@ def run_models(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'model':<14} {'params':>13}  {'multiple':>8}  {'min':>4}  description")
+    width = max(len(row["name"]) for row in rows)
+    print(f"{'model':<{width}} {'params':>13}  {'multiple':>8}  {'min':>4}  description")
     for row in rows:
         print(
-            f"{row['name']:<14} {row['params']:>13,}  {row['min_input_multiple']:>8}  {row['min_input_size']:>4}  "
+            f"{row['name']:<{width}} {row['params']:>13,}  {row['min_input_multiple']:>8}  {row['min_input_size']:>4}  "
             f"{row['description']}"
         )
     return 0

@@ -2,21 +2,26 @@
 
 Each entry holds the configured constructor keywords (the values used by the benchmark); callers may
 override exactly those keys (``build_model(name, ..., **overrides)``), any other key is a ConfigError.
+
+Importing this module is cheap: torch, MONAI and the networks are imported only when a model is built, so
+the override-key and patch-size rules (:func:`resolve_params`, :func:`check_model_config`) can run where
+torch would cost seconds (the workflow's dry run).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from segmamba.errors import ConfigError
-from segmamba.models.nets import SegMamba, UXNet, build_mednext, build_segresnet, build_swinunetr, build_unetr
+from segmamba.models.resenc_plan import RESENC_M_128
 
-Builder = Callable[..., nn.Module]
+if TYPE_CHECKING:
+    from torch import nn
+
+Builder = Callable[..., "nn.Module"]
 
 
 @dataclass(frozen=True)
@@ -43,14 +48,36 @@ class ModelSpec:
     min_size: Callable[[Mapping[str, Any]], int] = lambda params: 32
 
 
+def _lazy(module: str, attribute: str) -> Builder:
+    """A builder that imports ``module`` (and with it torch and MONAI) only when it is called."""
+
+    def build(*args, **kwargs) -> nn.Module:
+        return getattr(importlib.import_module(module), attribute)(*args, **kwargs)
+
+    build.__qualname__ = build.__name__ = attribute
+    return build
+
+
 def _segmamba_builder(in_channels: int, out_channels: int, patch_size: Sequence[int], **params) -> nn.Module:
     """SegMamba and its variants; patch_size is not needed (the inter-slice order uses the actual depth)."""
+    from segmamba.models.nets.segmamba import SegMamba
+
     return SegMamba(in_chans=in_channels, out_chans=out_channels, **params)
 
 
 def _uxnet_builder(in_channels: int, out_channels: int, patch_size: Sequence[int], **params) -> nn.Module:
     """3D UX-Net; patch_size is unused."""
+    from segmamba.models.nets.uxnet import UXNet
+
     return UXNet(in_chans=in_channels, out_chans=out_channels, **params)
+
+
+_MONAI = "segmamba.models.nets.monai_baselines"
+build_segresnet = _lazy(_MONAI, "build_segresnet")
+build_mednext = _lazy(_MONAI, "build_mednext")
+build_unetr = _lazy(_MONAI, "build_unetr")
+build_swinunetr = _lazy(_MONAI, "build_swinunetr")
+build_resenc_unet = _lazy("segmamba.models.nets.resenc_unet", "build_resenc_unet")
 
 
 _UNET_STYLE = {"depths": (2, 2, 2, 2), "feat_size": (48, 96, 192, 384), "hidden_size": 768,
@@ -64,6 +91,16 @@ def _swin_min_size(params: Mapping[str, Any]) -> int:
     norm = params["norm_name"]
     norm = norm if isinstance(norm, str) else norm[0]
     return 64 if norm.lower() == "instance" else 32
+
+
+def _resenc_multiple(params: Mapping[str, Any]) -> int:
+    """ResEnc halves every axis in each stage after the first."""
+    return 2 ** (len(params["features_per_stage"]) - 1)
+
+
+def _resenc_min_size(params: Mapping[str, Any]) -> int:
+    """InstanceNorm at the coarsest stage needs at least 2 voxels per axis."""
+    return 2 * _resenc_multiple(params)
 
 
 SWIN_DEFAULTS = {
@@ -115,6 +152,8 @@ _SPECS = (
               build_swinunetr,
               SWIN_DEFAULTS,
               {"use_v2": True}, min_multiple=lambda params: 32, min_size=_swin_min_size),
+    ModelSpec("nnunet_resenc_m", "nnU-Net ResEnc M (v2.8.1 planner, 128^3 isotropic), deep supervision off",
+              build_resenc_unet, dict(RESENC_M_128), min_multiple=_resenc_multiple, min_size=_resenc_min_size),
 )
 REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}
 
@@ -214,8 +253,53 @@ def model_parameter_count(
     name: str, in_channels: int, out_channels: int, patch_size: int | Sequence[int] = (128, 128, 128), **overrides
 ) -> int:
     """Parameter count of a configured model, built on the meta device (no memory) where the model allows it."""
+    import torch
+
     try:
         with torch.device("meta"):
             return count_parameters(build_model(name, in_channels, out_channels, patch_size, **overrides))
     except (RuntimeError, NotImplementedError):  # e.g. SwinUNETR calls .item() while constructing
         return count_parameters(build_model(name, in_channels, out_channels, patch_size, **overrides))
+
+
+def check_model_config(
+    name: str,
+    overrides: Mapping[str, Any],
+    overrides_key: str,
+    patch_sizes: Mapping[str, Sequence[int]],
+    construct: bool = True,
+    in_channels: int = 1,
+    out_channels: int = 2,
+) -> None:
+    """Check a model's configuration before any job runs (the workflow calls it while parsing).
+
+    Args:
+        name: registry name.
+        overrides: the model's constructor overrides from the config.
+        overrides_key: where ``overrides`` sit in the config (e.g. ``scales.demo.model_overrides.segmamba``).
+        patch_sizes: ``{config key: patch size}`` the model will run on (training patch, efficiency sizes).
+        construct: also run the constructor when there are overrides, so that values it rejects are found
+            too. This imports torch and MONAI (seconds); the other checks need neither. It builds on the CPU:
+            for the narrow models that overrides usually make that is faster than the meta device, whose ops
+            dispatch through Python meta kernels.
+        in_channels, out_channels: channels to construct with (the constructors' checks do not depend on them).
+
+    Raises:
+        ConfigError: naming the config key and the model: an unknown model or override key, a patch size the
+            model rejects, or an override its constructor rejects.
+    """
+    try:
+        multiple, smallest = min_input_multiple(name, **overrides), min_input_size(name, **overrides)
+    except ConfigError as exc:
+        raise ConfigError(f"config {overrides_key}: {exc}") from exc
+    for key, patch_size in patch_sizes.items():
+        try:
+            _check_patch_size(name, patch_size, multiple, smallest)
+        except ConfigError as exc:
+            raise ConfigError(f"config {key}: {exc}") from exc
+    if construct and overrides:
+        for patch_size in dict.fromkeys(tuple(p) for p in patch_sizes.values()) or [(128, 128, 128)]:
+            try:
+                build_model(name, in_channels, out_channels, patch_size, **overrides)
+            except ConfigError as exc:
+                raise ConfigError(f"config {overrides_key}: {exc}") from exc

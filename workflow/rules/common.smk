@@ -3,6 +3,7 @@
 
 import json
 import shlex
+import sys
 
 from snakemake.utils import validate
 
@@ -86,6 +87,44 @@ def all_model_names():
     """Every model name any part of the workflow uses (for the wildcard constraint)."""
     names = list(config["models"]) + list(config["ablation"]["models"]) + list(config["efficiency"]["models"])
     return list(dict.fromkeys(names))
+
+
+def check_models():
+    """Fail while parsing (the dry run) on a patch size a model rejects, an unknown `model_overrides` key or an
+    override the model's constructor rejects, naming the config key and the model.
+
+    Key and patch-size rules need no torch. The constructors (for models with overrides) import torch and
+    MONAI; they run in the main Snakemake process only (not again in every job), and the
+    configurations that passed are cached in .snakemake/segmamba/model-checks.json.
+    """
+    try:
+        from segmamba.models.preflight import ModelUse, check_model_uses
+    except ImportError as error:  # Snakemake started from an environment without the package
+        print(f"warning: model configuration not checked ({error})", file=sys.stderr)
+        return
+    prefix = f"scales.{config['scale']}"
+    trained = [model for dataset in trained_datasets() for model in models_for(dataset)]
+    measured = config["efficiency"]["models"] if efficiency_active() else []
+    overrides = SCALE["model_overrides"]
+    uses = []
+    for model in dict.fromkeys([*trained, *measured, *overrides]):
+        patch_sizes = {}
+        if model in trained:
+            patch_sizes[f"{prefix}.train.patch_size"] = SCALE["train"]["patch_size"]
+        if model in measured:
+            for size in SCALE["efficiency"]["sizes"]:
+                patch_sizes[f"{prefix}.efficiency.sizes ({size})"] = [size] * 3
+        uses.append(ModelUse(model, overrides.get(model, {}), f"{prefix}.model_overrides.{model}", patch_sizes))
+    check_model_uses(
+        uses,
+        construct=workflow.is_main_process,
+        cache=".snakemake/segmamba/model-checks.json",
+        in_channels=config["efficiency"]["in_channels"],
+        out_channels=config["efficiency"]["out_channels"],
+    )
+
+
+check_models()
 
 
 wildcard_constraints:

@@ -2,8 +2,9 @@
 
 A stage tensor (B, C, D, H, W) is flattened row-major into L = D*H*W tokens, token index
 ``d*H*W + h*W + w``. "Depth" is the first spatial axis of the tensor, as in the published SegMamba code
-(B, C, D, H, W). In this project arrays are in nibabel voxel order (X, Y, Z), so the inter-slice direction
-runs along the first voxel axis X of the patch.
+(B, C, D, H, W). The SegMamba network transposes this project's nibabel (X, Y, Z) arrays to the published
+SimpleITK layout (Z, Y, X) before its first layer, so D is Z and the inter-slice direction runs across
+axial slices, as published.
 
 - ``forward``: raster order, depth slowest, last axis fastest.
 - ``reverse``: the forward order reversed.

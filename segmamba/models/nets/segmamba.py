@@ -86,9 +86,14 @@ class SegMamba(UnetrStyleNet):
     """SegMamba as published (code commit 1039e37): Mamba encoder ``vit`` + UNETR-style MONAI decoder.
 
     The default arguments give the published BraTS model (in 4, out 4: 67,416,196 parameters, 291
-    state-dict tensors; a published checkpoint loads with ``strict=True``). The ToM inter-slice direction
-    runs along the first spatial axis of the input (the published "depth" D of B C D H W; X in this
-    project's nibabel order), in true depth-fastest order for any input size.
+    state-dict tensors; a published checkpoint loads with ``strict=True``).
+
+    Array layout: the published pipeline reads images with SimpleITK, so its network sees (Z, Y, X) arrays;
+    this project's arrays are nibabel (X, Y, Z). :meth:`forward` therefore transposes its input to (Z, Y, X),
+    runs the published network (convolutions and token layers alike) and transposes the logits back. Inside,
+    the published "depth" D of B C D H W is Z: the forward scan has X fastest and Z slowest, and the ToM
+    inter-slice direction runs across axial slices (Z fastest), in true depth-fastest order for any input size.
+    The published weights thus compute the published function on this project's arrays.
 
     Args:
         in_chans: input channels, default ``4``.
@@ -106,7 +111,7 @@ class SegMamba(UnetrStyleNet):
         attention_kernel: ``"auto"`` (PyTorch picks, possibly a fused kernel) or ``"math"`` (explicit L x L
             attention matrix), default ``"auto"``.
 
-    Shapes: input B in D H W (each a multiple of 16, at least 32), output B out D H W.
+    Shapes: input B in X Y Z (each a multiple of 16, at least 32), output B out X Y Z.
 
     Examples::
 
@@ -142,6 +147,10 @@ class SegMamba(UnetrStyleNet):
         self.vit = MambaEncoder(in_chans, depths, feat_size, make_layer, gsc_gate if use_gsc else None)
         self._build_decoder(in_chans, out_chans, feat_size, hidden_size, norm_name, res_block)
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map x (B, in, X, Y, Z) to logits (B, out, X, Y, Z) through the published network on (B, in, Z, Y, X)."""
+        return super().forward(x.transpose(2, 4)).transpose(2, 4).contiguous()
+
     def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Return the encoder skips o_0..o_3 (1/2 .. 1/16 resolution)."""
+        """Return the encoder skips o_0..o_3 (1/2 .. 1/16 resolution) of x in the published (Z, Y, X) layout."""
         return self.vit(x)
