@@ -14,6 +14,8 @@ rule synthesize_dataset:
         seed=SCALE["synthetic"]["seed"],
     log:
         "results/logs/synthesize_dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/synthesize_dataset/{dataset}.tsv"
     threads: job_threads("cpu")
     resources:
         mem_mb=memory_mb("cpu"),
@@ -36,6 +38,8 @@ rule check_dataset:
         report="results/{dataset}/check.txt",
     log:
         "results/logs/check_dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/check_dataset/{dataset}.tsv"
     threads: job_threads("cpu")
     resources:
         mem_mb=memory_mb("cpu"),

@@ -12,6 +12,8 @@ rule extract_ground_truth:
         gt=directory("results/{dataset}/gt"),
     log:
         "results/logs/extract_ground_truth/{dataset}.log",
+    benchmark:
+        "results/benchmarks/extract_ground_truth/{dataset}.tsv"
     threads: job_threads("cpu")
     resources:
         mem_mb=memory_mb("cpu"),
