@@ -14,6 +14,8 @@ and descriptors do not grow with the dataset.
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from segmamba.data.augment import (
 )
 from segmamba.data.preprocessed import load_foreground_locations, open_array
 from segmamba.errors import InputError
+from segmamba.training.preemption import STOP_SIGNALS
 
 MAX_SEED = 2**32
 
@@ -179,8 +182,33 @@ class StepBatches(torch.utils.data.Dataset):
 
 
 def init_worker(worker_id: int) -> None:
-    """DataLoader worker set-up: one torch thread (batches do not depend on it)."""
+    """DataLoader worker set-up: one torch thread (batches do not depend on it); SIGTERM and SIGUSR1 ignored.
+
+    SLURM signals every process of a job (and ``kill -- -PGID`` a whole process group): the main process
+    decides when to stop (it saves ``checkpoint_latest.pt`` and exits 75); a worker killed by the signal would
+    make torch raise "DataLoader worker ... is killed by signal" in the main process instead. The stop signals
+    are blocked while the workers are forked (:func:`stop_signals_blocked`), so none is lost before this runs;
+    ignoring them discards any that arrived meanwhile. Workers still exit when the main process shuts its
+    loader down, and die with it if it is killed.
+    """
     torch.set_num_threads(1)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+
+@contextlib.contextmanager
+def stop_signals_blocked():
+    """Hold back SIGTERM/SIGUSR1 in this thread (and in processes forked meanwhile) for the block; a signal that
+    arrives meanwhile is delivered when it ends. No-op outside the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class StepLoader:
@@ -200,7 +228,8 @@ class StepLoader:
             pin_memory=pin_memory,
             worker_init_fn=init_worker if num_workers else None,
         )
-        self._iterator = iter(self._loader)
+        with stop_signals_blocked():  # the workers start here and inherit the blocked mask
+            self._iterator = iter(self._loader)
 
     def __iter__(self) -> StepLoader:
         return self
