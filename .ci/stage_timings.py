@@ -89,8 +89,15 @@ def main(argv: list[str]) -> int:
     totals = [sum(wall_seconds(run, rule) or 0.0 for rule, _ in STAGES) for run in runs]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for line in [header, ["-" * w for w in widths], *rows]:
-        print("  ".join(cell.rjust(w) if i > 1 else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths))))
-    print("total wall s of the steps: " + ", ".join(f"{run}: {total:.1f}" for run, total in zip(runs, totals)))
+        print(
+            "  ".join(
+                cell.rjust(w) if i > 1 else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+            )
+        )
+    print(
+        "total wall s of the steps: "
+        + ", ".join(f"{run}: {total:.1f}" for run, total in zip(runs, totals, strict=True))
+    )
     return 0
 
 
