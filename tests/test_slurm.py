@@ -27,6 +27,7 @@ import pytest
 import torch
 import yaml
 
+from segmamba.training import checkpoint as ckpt
 from segmamba.training.checkpoint import load_model
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -263,6 +264,7 @@ def copy_of_run(workflow_run: dict, suffix: str) -> Path:
     copy = source.with_name(f"{source.name}_{suffix}")
     shutil.copytree(source, copy, symlinks=True)
     shutil.rmtree(copy / RUN_DIR)
+    (copy / TRAIN_LOG).unlink()
     return copy
 
 
@@ -395,58 +397,78 @@ def epochs_after_resume(log: str, resumed_at: int) -> list[int]:
     return [int(i) for i in re.findall(r"epoch \d+/\d+ iter (\d+)", log[resume.end() :]) if int(i) > resumed_at]
 
 
-def test_training_stopped_by_sigterm_to_every_process_resumes_exactly(workflow_run, capsys):
-    """Two stops of a training with 2 loader workers: SIGTERM to the job's step (what `--signal=TERM@600`
-    does at the time limit), then to every process of the job (`scancel --full`, as on preemption)."""
+def test_training_stopped_by_sigterm_resumes_exactly(workflow_run, capsys):
+    """A training with 2 loader workers, stopped twice.
+
+    1. ``scancel --signal=TERM``: SIGTERM to every process of the job's step (the training, its loader workers,
+       the Snakemake and shell around it), as the profile's ``--signal=TERM@600`` does before the time limit.
+       The training saves checkpoint_latest.pt and exits 75; the retry resumes there.
+    2. ``scancel --signal=TERM --full``: SIGTERM to every process of the job, the batch script included, as at
+       a hard kill. The ``srun`` of the SLURM executor's job step answers SIGTERM by killing its step at once
+       (SIGKILL), so the training cannot save; the retry resumes from the last checkpoint on disk.
+
+    Each retry asks for runtime x attempt, capped at max_runtime; nothing is left running; the final weights
+    equal those of an uninterrupted run trained at the same time.
+    """
     workdir = copy_of_run(workflow_run, "preempt")
-    reference_dir = copy_of_run(workflow_run, "reference")  # trains uninterrupted at the same time
+    reference_dir = copy_of_run(workflow_run, "reference")
     for folder in (workdir, reference_dir):
         write_yaml(folder / "preempt.yaml", PREEMPT_CONFIG)
     target = str(RUN_DIR / "checkpoint_final.pt")
     args = (target, "--configfile", "tiny.yaml", "preempt.yaml")
-
+    latest = workdir / RUN_DIR / "checkpoint_latest.pt"
     rule_log = RuleLog(workdir / TRAIN_LOG)
     started = time.time()
     reference = start_snakemake(reference_dir, *args, "--retries", "0")
     process = start_snakemake(workdir, *args, "--retries", "2")
-    stops, jobs = [], []
+    jobs = []
 
     def wait(condition, what: str, timeout_s: float = 600):
         """wait_for the preempted run, with the training's log in a failure message."""
         return wait_for(condition, timeout_s, what, process, rule_log.history)
 
+    def resumed_at() -> int | None:
+        """The iteration the current attempt resumed at (None before it logged it)."""
+        match = RESUME_LINE.search(rule_log.text())
+        return int(match.group(1)) if match else None
+
+    def third_attempt_resumed_at() -> int | None:
+        """The iteration the third attempt resumed at (None before it logged it)."""
+        resumed = resumed_at()  # reading the log notices that the next attempt rewrote it
+        return resumed if len(rule_log.earlier) == 2 else None
+
     try:
-        # 1: SIGTERM to the job step as soon as the first epoch is checkpointed
-        wait(lambda: (workdir / RUN_DIR / "checkpoint_latest.pt").exists(), "the first checkpoint")
+        # 1: SIGTERM to the job's step as soon as the first epoch is checkpointed
+        wait(latest.exists, "the first checkpoint")
         jobs.append(wait(lambda: running_job_of_rule("train_model", started, workdir), "the job", 60))
         subprocess.run(["scancel", "--signal=TERM", jobs[0]], check=True)
-        stops.append(int(wait(lambda: STOP_LINE.search(rule_log.text()), "the first stop", 300).group(1)))
-        # 2: once the retry has resumed and written a new checkpoint, SIGTERM to every process of the job
-        wait(lambda: epochs_after_resume(rule_log.text(), stops[0]), "an epoch after the resume")
+        stopped_at = int(wait(lambda: STOP_LINE.search(rule_log.text()), "the first stop", 300).group(1))
+        # 2: once the retry has resumed there and checkpointed another epoch, SIGTERM to every process of the job
+        assert wait(resumed_at, "the first retry") == stopped_at, rule_log.history()
+        epoch_end = max(wait(lambda: epochs_after_resume(rule_log.text(), stopped_at), "an epoch after the resume"))
         jobs.append(wait(lambda: running_job_of_rule("train_model", started, workdir, tuple(jobs)), "the retry", 60))
         subprocess.run(["scancel", "--signal=TERM", "--full", jobs[1]], check=True)
-        stops.append(int(wait(lambda: STOP_LINE.search(rule_log.text()), "the second stop", 300).group(1)))
+        wait(lambda: not running_job_of_rule("train_model", started, workdir), "the end of the killed job", 120)
+        on_disk = ckpt.read_checkpoint(latest)["state"]["iteration"]  # the next attempt starts from this
+        second_resume = wait(third_attempt_resumed_at, "the second retry")
         for p in (process, reference):
             p.wait(timeout=WORKFLOW_TIMEOUT_S)
     finally:
         for p in (process, reference):
             if p.poll() is None:
                 p.kill()
-    assert process.returncode == 0, (
-        f"the retries did not finish the training:\n{(workdir / 'snakemake.out').read_text()[-5000:]}"
-    )
+    output_tail = (workdir / "snakemake.out").read_text()[-5000:]
+    assert process.returncode == 0, f"the retries did not finish the training:\n{output_tail}"
     assert reference.returncode == 0, (reference_dir / "snakemake.out").read_text()[-5000:]
 
     train_jobs = [job for job in sacct_jobs(started, workdir) if rule_of(job) == "train_model"]
     assert [job["JobID"] for job in train_jobs[:2]] == jobs
     assert [job["State"] for job in train_jobs] == ["FAILED", "FAILED", "COMPLETED"], train_jobs
-    # each retry asks for runtime x attempt, at most max_runtime
     limits = [time_limit("train", attempt, PREEMPT_MAX_RUNTIME) for attempt in (1, 2, 3)]
     assert [job["Timelimit"] for job in train_jobs] == limits
-    resumed = RESUME_LINE.search(rule_log.text())
-    assert resumed, rule_log.history()
-    resumed_at, total = int(resumed.group(1)), int(resumed.group(2))
-    assert 0 < stops[0] < stops[1] == resumed_at < total, (stops, resumed_at, total)
+    total = int(RESUME_LINE.search(rule_log.text()).group(2))
+    assert 0 < stopped_at < epoch_end <= on_disk == second_resume < total, (stopped_at, epoch_end, on_disk, total)
+    second_stop = STOP_LINE.search(rule_log.earlier[1])
     assert not processes_in(workdir), "processes of the stopped jobs are still running"
     with (workdir / RUN_DIR / "train_log.csv").open() as handle:
         epochs = [int(row["epoch"]) for row in csv.DictReader(handle)]
@@ -461,9 +483,10 @@ def test_training_stopped_by_sigterm_to_every_process_resumes_exactly(workflow_r
         assert torch.equal(resumed_weights[name], tensor), f"{name} differs from the uninterrupted run"
     with capsys.disabled():
         print(
-            f"\npreemption with 2 loader workers: {len(epochs)} epochs, {total} iterations; SIGTERM to the step -> "
-            f"saved at iteration {stops[0]}; SIGTERM to every process -> saved at {stops[1]}; resumed at "
-            f"{resumed_at}; SLURM jobs "
+            f"\npreemption with 2 loader workers, {total} iterations: scancel --signal=TERM -> saved at iteration "
+            f"{stopped_at}, retry resumed there; scancel --signal=TERM --full -> "
+            + (f"saved at iteration {second_stop.group(1)}" if second_stop else "killed without saving")
+            + f", retry resumed at {second_resume} (the checkpoint on disk); SLURM jobs "
             + ", ".join(f"{job['JobID']} {job['State']} {job['Timelimit']}" for job in train_jobs)
         )
 
