@@ -2,6 +2,9 @@
 
 import json
 import math
+import os
+import resource
+from contextlib import contextmanager
 from dataclasses import replace
 
 import numpy as np
@@ -10,10 +13,11 @@ import torch
 
 from segmamba.data.augment import AugmentationConfig, spatial_margin, spatial_transform
 from segmamba.data.datasets import open_dataset
-from segmamba.data.loader import PatchBatches
+from segmamba.data.loader import PatchBatches, StepLoader
 from segmamba.data.preprocess import preprocess_dataset
 from segmamba.data.split import write_split
 from segmamba.data.synth import write_synthetic_dataset
+from segmamba.errors import InputError
 
 PATCH = (16, 16, 16)
 
@@ -111,12 +115,74 @@ def test_all_augmentations_keep_valid_outputs(brats_preprocessed):
 
 
 def test_workers_give_the_same_batches_as_no_workers(brats_preprocessed):
+    """The trainer's loader: batch of step s on rank r of w is batch(s * w + r), for any number of workers."""
     folder, ids = brats_preprocessed
     batches = PatchBatches(folder, ids, PATCH, batch_size=2, seed=5)
-    with_workers = list(batches.iterate(start_iteration=4, num_workers=2, num_iterations=4))
-    without = list(batches.iterate(start_iteration=4, num_workers=0, num_iterations=4))
+    with StepLoader(batches, rank=1, world_size=2, start=4, stop=8, num_workers=2) as loader:
+        with_workers = list(loader)
+    without = list(StepLoader(batches, rank=1, world_size=2, start=4, stop=8, num_workers=0))
     assert len(with_workers) == len(without) == 4
-    for iteration, (a, b) in enumerate(zip(with_workers, without, strict=True), start=4):
-        direct = batches.batch(iteration)
+    for step, (a, b) in enumerate(zip(with_workers, without, strict=True), start=4):
+        direct = batches.batch(step * 2 + 1)
         assert torch.equal(a["image"], b["image"]) and torch.equal(a["image"], direct["image"])
         assert torch.equal(a["label"], b["label"]) and torch.equal(a["label"], direct["label"])
+
+
+@contextmanager
+def open_file_limit(soft: int):
+    """Lower this process's soft RLIMIT_NOFILE (inherited by forked workers) for the block."""
+    previous = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, previous[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, previous)
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.fixture(scope="module")
+def many_cases(tmp_path_factory):
+    """300 tiny preprocessed cases (1 x 6^3)."""
+    root = tmp_path_factory.mktemp("many")
+    rng = np.random.default_rng(0)
+    ids = [f"case_{i:03d}" for i in range(300)]
+    for case_id in ids:
+        label = np.zeros((6, 6, 6))
+        label[2:4, 2:4, 2:4] = 1
+        write_case(root / case_id, rng.normal(size=(1, 6, 6, 6)), label)
+    return root, ids
+
+
+def test_many_cases_with_two_workers_under_a_low_open_file_limit(many_cases):
+    """2 workers drawing from 300 cases (600 arrays) within ~40 descriptors above what is open already."""
+    folder, ids = many_cases
+    batches = PatchBatches(folder, ids, (6, 6, 6), batch_size=2, augment=False, seed=0)
+    drawn = set()
+    with open_file_limit(open_descriptors() + 40), StepLoader(batches, 0, 1, 0, 250, num_workers=2) as loader:
+        for batch in loader:
+            drawn.add(float(batch["image"][0].sum()))
+    assert len(drawn) > 150  # most cases were opened
+
+
+def test_open_file_limit_reached_is_one_clear_error(many_cases):
+    folder, ids = many_cases
+    batches = PatchBatches(folder, ids, (6, 6, 6), batch_size=1, augment=False, seed=0)
+    with open_file_limit(3), pytest.raises(InputError) as caught:  # only stdin, stdout and stderr fit
+        batches.batch(0)
+    message = str(caught.value)
+    assert message.startswith("case case_") and ".npy: too many open files" in message
+    assert "`ulimit -n`, is 3" in message and "\n" not in message
+
+
+def test_error_in_a_worker_is_raised_as_it_was(tmp_path):
+    write_case(tmp_path / "good", np.ones((1, 6, 6, 6)), np.ones((6, 6, 6)))
+    write_case(tmp_path / "bad", np.ones((1, 6, 6, 6)), np.ones((6, 6, 6)))
+    (tmp_path / "bad" / "image.npy").write_bytes(b"not an array")
+    batches = PatchBatches(tmp_path, ["good", "bad"], (6, 6, 6), batch_size=4, augment=False, seed=0)
+    with StepLoader(batches, 0, 1, 0, 8, num_workers=2) as loader, pytest.raises(InputError) as caught:
+        list(loader)
+    assert str(caught.value).startswith(f"case bad: {tmp_path / 'bad' / 'image.npy'}: unreadable or corrupt")
+    assert "Traceback" not in str(caught.value) and "DataLoader worker" not in str(caught.value)

@@ -1,7 +1,8 @@
 """End-to-end tests of ``segmamba train`` on a tiny synthetic BraTS-like dataset (CPU, 16^3 patches).
 
 Covered: outputs of a complete run, rerun = no-op, SIGTERM -> exit 75 + resume, SIGKILL + resume giving the
-same weights as an uninterrupted run, DDP with two gloo processes through ``--nproc 2``, then predict.
+same weights as an uninterrupted run, SIGTERM to the whole process group with 2 loader workers (also under
+DDP), DDP with two gloo processes through ``--nproc 2``, then predict.
 """
 
 from __future__ import annotations
@@ -94,10 +95,17 @@ def train_in_process(settings: dict) -> int:
         torch.set_num_threads(threads)
 
 
-def start_subprocess(settings: dict) -> subprocess.Popen:
-    """Start ``segmamba train`` in a child process (one torch thread)."""
+def start_subprocess(settings: dict, extra_args: tuple[str, ...] = ()) -> subprocess.Popen:
+    """Start ``segmamba train`` in a child process (one torch thread), in a process group of its own."""
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    return subprocess.Popen(cli_command(settings), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        cli_command(settings) + list(extra_args),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def wait_for(path: Path, process: subprocess.Popen, timeout: float = 240.0) -> None:
@@ -182,6 +190,38 @@ def test_sigterm_saves_latest_exits_75_and_rerun_resumes_to_same_weights(dataset
     assert_same_weights(final_weights(reference_run), final_weights(out))
     rows = list(csv.DictReader((out / "train_log.csv").open()))
     assert [int(r["epoch"]) for r in rows] == list(range(1, EPOCHS + 1))
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_process_group_with_two_workers_exits_75_and_resumes_exactly(dataset, reference_run, tmp_path):
+    """What SLURM does at a time limit: every process of the job (main and loader workers) gets SIGTERM."""
+    out = tmp_path / "group"
+    settings = train_args(dataset, out, num_workers=2)
+    process = start_subprocess(settings)
+    wait_for(out / "checkpoint_latest.pt", process)
+    os.killpg(process.pid, signal.SIGTERM)
+    output = process.communicate(timeout=240)[0]
+    assert process.returncode == PREEMPTED_EXIT_CODE, output
+    assert "SIGTERM received" in output and "killed by signal" not in output
+    assert 0 < read_checkpoint(out / "checkpoint_latest.pt")["iteration"] < EPOCHS * ITERS
+    assert train_in_process(settings) == 0  # resumed with the same 2 workers
+    assert_same_weights(final_weights(reference_run), final_weights(out))
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_process_group_of_a_ddp_run_with_workers_exits_75(dataset, tmp_path):
+    """`--nproc 2` with 2 workers per rank: launcher, ranks and workers all get SIGTERM; latest is saved once."""
+    out = tmp_path / "ddp_group"
+    settings = train_args(dataset, out, epochs=10, iters_per_epoch=2, num_workers=2)
+    process = start_subprocess(settings, ("--nproc", "2"))
+    wait_for(out / "checkpoint_latest.pt", process, timeout=400)
+    os.killpg(process.pid, signal.SIGTERM)
+    output = process.communicate(timeout=240)[0]
+    assert process.returncode == PREEMPTED_EXIT_CODE, output
+    assert output.count("SIGTERM received") == 1 and "killed by signal" not in output
+    saved = read_checkpoint(out / "checkpoint_latest.pt")
+    assert saved["world_size"] == 2 and 0 < saved["iteration"] < 10
+    assert not (out / "checkpoint_final.pt").exists()
 
 
 @pytest.mark.slow

@@ -54,16 +54,51 @@ def test_paper_scale_jobs_request_gpus_and_growing_runtime(paper_dry_run):
     assert "checkpoint_latest" not in paper_dry_run  # the resume state is never an output Snakemake deletes
 
 
-def test_attempt_scales_runtime_and_several_gpus_launch_ddp(workdir, tmp_path):
+def test_several_gpus_launch_ddp(workdir, tmp_path):
     override = {"scales": {"paper": {"resources": {"train": {"gpus": 4}}}}}
     (tmp_path / "multi.yaml").write_text(yaml.safe_dump(override))
     result = run_snakemake(workdir, "results/crc500/models/segmamba/checkpoint_final.pt", "-n", "-p",
                            "--configfile", str(tmp_path / "multi.yaml"), "--config", "scale=paper")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "--nproc 4" in result.stdout and "gpu=4" in result.stdout
-    # runtime is a function of the attempt: runtime x attempt (checked on the rule's callable)
-    common = (REPO / "workflow/rules/common.smk").read_text()
-    assert re.search(r'\["runtime"\] \* attempt', common)
+
+
+def runtimes_by_rule(output: str) -> dict[str, set[int]]:
+    """{rule: the runtimes (minutes) its jobs ask for} from a dry run's job blocks."""
+    runtimes: dict[str, set[int]] = {}
+    for rule, runtime in re.findall(r"^rule (\w+):\n(?:    .*\n)*?    resources: .*?\bruntime=(\d+)", output, re.M):
+        runtimes.setdefault(rule, set()).add(int(runtime))
+    return runtimes
+
+
+@pytest.mark.parametrize(("max_runtime", "attempt"), [(None, 2), (7000, 1), (7000, 2), (7000, 3)])
+def test_runtime_grows_with_the_attempt_up_to_max_runtime(workdir, tmp_path, max_runtime, attempt):
+    paper = load_config(REPO / "config.yaml")["scales"]["paper"]["resources"]
+    override = {"scales": {"paper": {"resources": {"max_runtime": max_runtime}}}}
+    (tmp_path / "cap.yaml").write_text(yaml.safe_dump(override))
+    # --attempt sets the attempt number that a retry (or SLURM's resubmission) would run with
+    target = "results/crc500/models/segmamba/checkpoint_final.pt"
+    options = ["--configfile", str(tmp_path / "cap.yaml"), "--config", "scale=paper", "--attempt", str(attempt)]
+    result = run_snakemake(workdir, target, "-n", *options)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    def expected(kind):
+        minutes = paper[kind]["runtime"] * attempt
+        return minutes if max_runtime is None else min(minutes, max_runtime)
+
+    runtimes = runtimes_by_rule(result.stdout)
+    cpu_rules = {"synthesize_dataset", "check_dataset", "split_dataset", "preprocess_dataset"}
+    assert runtimes.keys() == cpu_rules | {"train_model"}
+    assert runtimes["train_model"] == {expected("train")}
+    for rule in cpu_rules:
+        assert runtimes[rule] == {expected("cpu")}, rule
+
+
+def test_shipped_paper_scale_caps_retries_at_max_runtime():
+    resources = load_config(REPO / "config.yaml")["scales"]["paper"]["resources"]
+    assert resources["max_runtime"] <= 4 * 24 * 60  # no retry asks for more than 4 days
+    first_attempts = [kind["runtime"] for name, kind in resources.items() if name != "max_runtime"]
+    assert resources["max_runtime"] >= max(first_attempts)  # the cap only shortens retries
 
 
 def test_real_dataset_roots_skip_synthesis(workdir, tmp_path):

@@ -5,11 +5,18 @@ of a batch of B is foreground-forced when j >= round(B * (1 - oversample_foregro
 its lower corner uniform in the valid range (volumes smaller than the patch are padded about symmetrically);
 a forced patch is centred on a stored voxel of a randomly chosen present class (clamped from below only).
 Padding is 0 for image and label.
+
+Open files stay bounded whatever the number of cases: every sample opens its case's arrays as memory maps and
+releases them before the next one (as nnU-Net's loader does); nothing is cached per case, so a worker's memory
+and descriptors do not grow with the dataset.
 """
 
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +29,9 @@ from segmamba.data.augment import (
     spatial_margin,
     spatial_transform,
 )
-from segmamba.data.preprocessed import load_case, load_foreground_locations
+from segmamba.data.preprocessed import load_foreground_locations, open_array
 from segmamba.errors import InputError
+from segmamba.training.preemption import STOP_SIGNALS
 
 MAX_SEED = 2**32
 
@@ -77,30 +85,29 @@ class PatchBatches:
         self.oversample_foreground = oversample_foreground
         self.augmentation = AugmentationConfig() if augment is True else (augment or None)
         self.seed = int(seed)
-        self._cache: dict[str, tuple] = {}
         self._transforms = None
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state["_cache"], state["_transforms"] = {}, None  # memory maps and transforms are rebuilt per process
+        state["_transforms"] = None  # transforms are rebuilt per process
         return state
 
     def forced_foreground(self, sample: int) -> bool:
         """Whether sample ``sample`` of a batch must contain foreground (nnU-Net's oversampling rule)."""
         return sample >= round(self.batch_size * (1 - self.oversample_foreground))
 
-    def _case(self, case_id: str):
-        if case_id not in self._cache:
-            image, label, _ = load_case(self.preprocessed_dir, case_id, mmap=True)
-            if label is None:
-                raise InputError(f"case {case_id}: {self.preprocessed_dir / case_id / 'label.npy'}: missing label")
-            self._cache[case_id] = (image, label, load_foreground_locations(self.preprocessed_dir, case_id))
-        return self._cache[case_id]
+    def _open_case(self, case_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """Memory maps of a case's image and label (one descriptor each, released with the arrays)."""
+        folder = self.preprocessed_dir / case_id
+        if not (folder / "label.npy").exists():
+            raise InputError(f"case {case_id}: {folder / 'label.npy'}: missing label")
+        return open_array(folder / "image.npy", case_id), open_array(folder / "label.npy", case_id)
 
-    def _patch_lower_corner(self, rng: np.random.Generator, shape, locations, forced: bool) -> list[int]:
+    def _patch_lower_corner(self, rng: np.random.Generator, shape, case_id: str, forced: bool) -> list[int]:
         need = [max(p - s, 0) for p, s in zip(self.patch_size, shape, strict=True)]
         lower_bounds = [-n // 2 for n in need]
         upper_bounds = [s + n // 2 + n % 2 - p for s, n, p in zip(shape, need, self.patch_size, strict=True)]
+        locations = load_foreground_locations(self.preprocessed_dir, case_id) if forced else None
         if forced and len(locations):
             classes = np.unique(locations[:, 0])
             chosen = classes[rng.integers(len(classes))]
@@ -111,14 +118,15 @@ class PatchBatches:
 
     def sample(self, case_id: str, rng: np.random.Generator, forced: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """One (image (C,*patch) float32, label (1,*patch) int64) sample drawn with ``rng``."""
-        image, label, locations = self._case(case_id)
-        lower = self._patch_lower_corner(rng, image.shape[1:], locations, forced)
+        image, label = self._open_case(case_id)
+        lower = self._patch_lower_corner(rng, image.shape[1:], case_id, forced)
         spatial = sample_spatial_params(rng, self.augmentation) if self.augmentation else None
         margin = spatial_margin(self.patch_size, *spatial) if spatial else [0, 0, 0]
         region_lower = [lo - m for lo, m in zip(lower, margin, strict=True)]
         region_size = [p + 2 * m for p, m in zip(self.patch_size, margin, strict=True)]
         data = {"image": torch.from_numpy(crop_with_padding(image, region_lower, region_size)),
                 "label": torch.from_numpy(crop_with_padding(label, region_lower, region_size))}
+        del image, label  # release the memory maps (and their descriptors) now
         if self.augmentation:
             if self._transforms is None:
                 self._transforms = intensity_and_mirror_transforms(self.augmentation)
@@ -143,40 +151,101 @@ class PatchBatches:
             labels.append(label)
         return {"image": torch.stack(images), "label": torch.stack(labels)}
 
-    def iterate(self, start_iteration: int = 0, num_workers: int = 0, num_iterations: int | None = None):
-        """Iterator over ``batch(start_iteration)``, ``batch(start_iteration + 1)``, ... (in order).
 
-        Uses a torch DataLoader over iteration indices with ``num_workers`` processes; the batches are the
-        same for any number of workers. ``num_iterations`` bounds the iterator (default: endless).
-        """
-        indices = _IterationIndices(self, start_iteration, num_iterations if num_iterations is not None else 2**62)
-        loader = torch.utils.data.DataLoader(
-            indices, batch_size=None, shuffle=False, num_workers=num_workers,
-            worker_init_fn=_WorkerInit(self.seed + start_iteration) if num_workers else None,
-            prefetch_factor=2 if num_workers else None, persistent_workers=False)
-        return iter(loader)
+@dataclass(frozen=True)
+class LoaderError:
+    """An :class:`InputError` met in a worker process, sent to the main process as data (torch would re-raise it
+    wrapped in the worker's traceback); :class:`StepLoader` raises it there as it was."""
+
+    message: str
 
 
-class _IterationIndices(torch.utils.data.Dataset):
-    """Map-style view of iterations ``start .. start + count - 1`` as batches."""
+class StepBatches(torch.utils.data.Dataset):
+    """Map a training step to this process's batch: ``batches.batch(step * world_size + rank)``."""
 
-    def __init__(self, batches: PatchBatches, start: int, count: int):
-        self.batches, self.start, self.count = batches, start, count
+    def __init__(self, batches: PatchBatches, rank: int, world_size: int, total_steps: int) -> None:
+        self.batches = batches
+        self.rank = rank
+        self.world_size = world_size
+        self.total_steps = total_steps
 
     def __len__(self) -> int:
-        return self.count
+        return self.total_steps
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return self.batches.batch(self.start + index)
+    def __getitem__(self, step: int) -> dict[str, torch.Tensor] | LoaderError:
+        try:
+            return self.batches.batch(step * self.world_size + self.rank)
+        except InputError as exc:
+            if torch.utils.data.get_worker_info() is None:
+                raise
+            return LoaderError(str(exc))
 
 
-class _WorkerInit:
-    """Worker set-up: one torch thread, global RNGs seeded from (seed + start iteration, worker id)."""
+def init_worker(worker_id: int) -> None:
+    """DataLoader worker set-up: one torch thread (batches do not depend on it); SIGTERM and SIGUSR1 ignored.
 
-    def __init__(self, base_seed: int):
-        self.base_seed = base_seed
+    SLURM signals every process of a job (and ``kill -- -PGID`` a whole process group): the main process
+    decides when to stop (it saves ``checkpoint_latest.pt`` and exits 75); a worker killed by the signal would
+    make torch raise "DataLoader worker ... is killed by signal" in the main process instead. The stop signals
+    are blocked while the workers are forked (:func:`stop_signals_blocked`), so none is lost before this runs;
+    ignoring them discards any that arrived meanwhile. Workers still exit when the main process shuts its
+    loader down, and die with it if it is killed.
+    """
+    torch.set_num_threads(1)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
-    def __call__(self, worker_id: int) -> None:
-        torch.set_num_threads(1)
-        np.random.seed((self.base_seed + worker_id) % MAX_SEED)
-        torch.manual_seed(self.base_seed + worker_id)
+
+@contextlib.contextmanager
+def stop_signals_blocked():
+    """Hold back SIGTERM/SIGUSR1 in this thread (and in processes forked meanwhile) for the block; a signal that
+    arrives meanwhile is delivered when it ends. No-op outside the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+class StepLoader:
+    """Iterator over the batches of steps ``start .. stop - 1`` in order, made by ``num_workers`` DataLoader
+    worker processes (0: in this process); the batches are the same for any number of workers.
+
+    Call :meth:`close` (or use it as a context manager) to stop the workers deterministically.
+    """
+
+    def __init__(self, batches: PatchBatches, rank: int, world_size: int, start: int, stop: int,
+                 num_workers: int = 0, pin_memory: bool = False) -> None:
+        self._loader = torch.utils.data.DataLoader(
+            StepBatches(batches, rank, world_size, stop),
+            sampler=range(start, stop),
+            batch_size=None,
+            num_workers=num_workers,
+            pin_memory=pin_memory,
+            worker_init_fn=init_worker if num_workers else None,
+        )
+        with stop_signals_blocked():  # the workers start here and inherit the blocked mask
+            self._iterator = iter(self._loader)
+
+    def __iter__(self) -> StepLoader:
+        return self
+
+    def __next__(self) -> dict[str, torch.Tensor]:
+        batch = next(self._iterator)
+        if isinstance(batch, LoaderError):
+            raise InputError(batch.message)
+        return batch
+
+    def close(self) -> None:
+        """Shut the worker processes down (torch does it when its iterator is released)."""
+        self._iterator = None
+
+    def __enter__(self) -> StepLoader:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

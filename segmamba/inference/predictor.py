@@ -205,7 +205,8 @@ def run_prediction(
     if not case_ids:
         raise InputError(f"no cases to predict (split {split}, subset {subset}, folder {raw_root or preprocessed_dir})")
     todo = pending(case_ids, out_dir, options.overwrite)
-    skipped = [c for c in case_ids if c not in set(todo)]
+    todo_ids = set(todo)
+    skipped = [c for c in case_ids if c not in todo_ids]
     if skipped:
         logger.info("skipping %d case(s) already predicted in %s (use --overwrite to redo)", len(skipped), out_dir)
     cases = (

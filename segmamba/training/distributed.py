@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+
+logger = logging.getLogger("segmamba.training")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ def init_process_group(ctx: DistContext, device: torch.device) -> None:
     if ctx.enabled and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend, rank=ctx.rank, world_size=ctx.world_size)
+        logger.info("rank %d/%d joined the %s process group (pid %d)", ctx.rank, ctx.world_size, backend, os.getpid())
 
 
 def shutdown(ctx: DistContext) -> None:

@@ -24,7 +24,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset
 
 from segmamba.errors import ConfigError, InputError
 from segmamba.inference.sliding_window import autocast_context
@@ -58,27 +57,6 @@ class TrainingState:
     epoch_loss_count: int = 0
     elapsed_s: float = 0.0
     last_val: dict[str, float] | None = None
-
-
-class StepBatches(Dataset):
-    """Map a training step to this process's batch: ``batches.batch(step * world_size + rank)``."""
-
-    def __init__(self, batches, rank: int, world_size: int, total_steps: int) -> None:
-        self.batches = batches
-        self.rank = rank
-        self.world_size = world_size
-        self.total_steps = total_steps
-
-    def __len__(self) -> int:
-        return self.total_steps
-
-    def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
-        return self.batches.batch(step * self.world_size + self.rank)
-
-
-def limit_worker_threads(worker_id: int) -> None:
-    """DataLoader worker set-up: one torch thread per worker (batches do not depend on it)."""
-    torch.set_num_threads(1)
 
 
 def step_seed(seed: int, rank: int, iteration: int) -> int:
@@ -225,6 +203,7 @@ class Trainer:
             config.model_overrides,
         )
         self.state = TrainingState()
+        self.batches = None  # the StepLoader of train(), closed by run_training
 
     # ----------------------------------------------------------------------------------------- setup
     def build(self) -> None:
@@ -428,16 +407,16 @@ class Trainer:
 
         config = self.config
         self.model.train()
-        steps = StepBatches(
-            make_patch_batches(config, self.train_ids), self.ctx.rank, self.ctx.world_size, self.total_iterations
-        )
-        loader = DataLoader(
-            steps,
-            sampler=range(self.state.iteration, self.total_iterations),
-            batch_size=None,
+        from segmamba.data.loader import StepLoader
+
+        self.batches = StepLoader(
+            make_patch_batches(config, self.train_ids),
+            self.ctx.rank,
+            self.ctx.world_size,
+            self.state.iteration,
+            self.total_iterations,
             num_workers=config.num_workers,
             pin_memory=self.device.type == "cuda",
-            worker_init_fn=limit_worker_threads if config.num_workers else None,
         )
         self.progress = tqdm(
             total=self.total_iterations,
@@ -447,9 +426,8 @@ class Trainer:
             disable=not (self.ctx.is_main and sys.stdout.isatty()),
         )
         clock_start, elapsed_before = time.monotonic(), self.state.elapsed_s
-        batches = iter(loader)
         while self.state.iteration < self.total_iterations:
-            batch = next(batches)
+            batch = next(self.batches)
             torch.manual_seed(step_seed(config.seed, self.ctx.rank, self.state.iteration))
             lr = poly_lr(config.lr, self.state.iteration, self.total_iterations, config.poly_exponent)
             loss = train_step(self.network, self.optimizer, self.scaler, batch, lr, config.grad_clip, self.amp)
@@ -521,6 +499,8 @@ def run_training(config: TrainConfig) -> int:
         )
         return trainer.train(stop)
     finally:
+        if trainer.batches is not None:
+            trainer.batches.close()  # stop the loader workers now, also when an error propagates
         stop.restore()
         # Free the DDP wrapper before leaving the process group: a gloo group destroyed first makes the
         # Reducer's later destructor join a thread that waits for the GIL, which hangs the process at exit.

@@ -366,10 +366,13 @@ def memory_mb(kind):
 
 
 def runtime_minutes(kind):
-    """A resource callable: the job kind's runtime in minutes times the attempt number."""
+    """A resource callable: the job kind's runtime in minutes times the attempt number, at most the scale's
+    `resources.max_runtime` (when set)."""
 
     def runtime(wildcards, attempt):
-        return SCALE["resources"][kind]["runtime"] * attempt
+        minutes = SCALE["resources"][kind]["runtime"] * attempt
+        cap = SCALE["resources"].get("max_runtime")
+        return minutes if cap is None else min(minutes, cap)
 
     return runtime
 

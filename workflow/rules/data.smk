@@ -14,6 +14,8 @@ rule synthesize_dataset:
         seed=SCALE["synthetic"]["seed"],
     log:
         "results/logs/synthesize_dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/synthesize_dataset/{dataset}.tsv"
     threads: job_threads("cpu")
     resources:
         mem_mb=memory_mb("cpu"),
@@ -38,6 +40,8 @@ rule check_dataset:
         layout=dataset_layout,
     log:
         "results/logs/check_dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/check_dataset/{dataset}.tsv"
     threads: job_threads("cpu")
     resources:
         mem_mb=memory_mb("cpu"),

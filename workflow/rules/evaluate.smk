@@ -14,6 +14,8 @@ rule extract_ground_truth:
         layout=dataset_layout,
     log:
         "results/logs/extract_ground_truth/{dataset}.log",
+    benchmark:
+        "results/benchmarks/extract_ground_truth/{dataset}.tsv"
     threads: job_threads("cpu")
     resources:
         mem_mb=memory_mb("cpu"),

@@ -35,6 +35,8 @@ rule render_table2:
         synthetic=synthetic_flags(),
     log:
         "results/logs/render_table2/table2.log",
+    benchmark:
+        "results/benchmarks/render_table2/table2.tsv"
     conda:
         "../../envs/analysis.yaml"
     script:

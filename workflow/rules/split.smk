@@ -16,6 +16,8 @@ rule split_dataset:
         seed=config["split"]["seed"],
     log:
         "results/logs/split_dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/split_dataset/{dataset}.tsv"
     threads: job_threads("cpu")
     resources:
         mem_mb=memory_mb("cpu"),
