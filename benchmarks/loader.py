@@ -22,6 +22,11 @@ into the project's environment (pinning torch keeps pip from replacing the insta
 multi-GB CUDA one), or into a copy of it. Without the peer, only our rates are printed, with a note saying so.
 
     python benchmarks/loader.py [--size 160] [--patch 128] [--rounds 4] [--batches 10] [--crop-batches 10]
+                                [--through-worker]
+
+``--through-worker`` adds the same table measured through one worker process each (our trainer's DataLoader,
+the NonDetMultiThreadedAugmenter nnU-Net v2 trains with), which includes sending the batches to the main
+process.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ import numpy as np
 import torch
 
 from segmamba.data.augment import AugmentationConfig
-from segmamba.data.loader import PatchBatches
+from segmamba.data.loader import PatchBatches, StepLoader
 from segmamba.data.preprocess import foreground_locations
 
 PEER_INSTALL = "pip install nnunetv2==2.8.1 batchgeneratorsv2==0.3.6 (pin torch to the installed version)"
@@ -74,7 +79,8 @@ def write_case(root: Path, size: int, channels: int) -> None:
 
 
 def peer_loaders(root: Path, patch: tuple[int, int, int]):
-    """nnU-Net v2's training loaders (crop only, default augmentation), or None when it is not installed."""
+    """nnU-Net v2's training loaders (crop only, default augmentation) and its initial patch size for the
+    augmented one, or (None, None) when it is not installed."""
     for variable in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results"):
         os.environ.setdefault(variable, str(root))  # silences nnU-Net's import-time warnings
     try:
@@ -84,7 +90,7 @@ def peer_loaders(root: Path, patch: tuple[int, int, int]):
         from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
         from nnunetv2.utilities.label_handling.label_handling import LabelManager
     except ImportError:
-        return None
+        return None, None
     dataset = nnUNetDatasetNumpy(str(root / "nnunet"), ["case"])
     labels = LabelManager({"background": 0, "a": 1, "b": 2, "c": 3}, regions_class_order=None)
     rotation = (-30.0 / 360 * 2 * np.pi, 30.0 / 360 * 2 * np.pi)  # configure_rotation_dummyDA_... for 3D
@@ -105,15 +111,39 @@ def peer_loaders(root: Path, patch: tuple[int, int, int]):
     default = nnUNetDataLoader(
         dataset, 2, initial, patch, labels, oversample_foreground_percent=0.33, transforms=transforms
     )
-    return {"crop only": crop.generate_train_batch, "default augmentation": default.generate_train_batch}
+    return {"crop only": crop, "default augmentation": default}, tuple(int(n) for n in initial)
 
 
-def timed(make_batch, count: int) -> float:
-    """Seconds for ``count`` calls of ``make_batch``."""
-    start = time.perf_counter()
-    for _ in range(count):
-        make_batch()
-    return time.perf_counter() - start
+def ours_stream(batches: PatchBatches, worker: bool, start: int, count: int):
+    """(next batch, close) of our loader: in this process, or one DataLoader worker (the trainer's loader)."""
+    if worker:
+        loader = StepLoader(batches, 0, 1, start, start + count + 1, num_workers=1)
+        return loader.__next__, loader.close
+    steps = iter(range(start, start + count + 1))
+    return lambda: batches.batch(next(steps)), lambda: None
+
+
+def peer_stream(loader, worker: bool, seed: int):
+    """(next batch, close) of the peer: in this process, or one worker of the augmenter nnU-Net v2 trains with."""
+    if worker:
+        from batchgenerators.dataloading.nondet_multi_threaded_augmenter import NonDetMultiThreadedAugmenter
+
+        augmenter = NonDetMultiThreadedAugmenter(loader, None, 1, num_cached=6, seeds=[seed], wait_time=0.002)
+        return augmenter.__next__, augmenter._finish
+    return loader.generate_train_batch, lambda: None
+
+
+def timed(stream, count: int) -> float:
+    """Seconds for ``count`` batches of ``stream`` after one warm-up batch; closes the stream."""
+    next_batch, close = stream
+    try:
+        next_batch()
+        start = time.perf_counter()
+        for _ in range(count):
+            next_batch()
+        return time.perf_counter() - start
+    finally:
+        close()
 
 
 def load() -> str:
@@ -125,7 +155,7 @@ def load() -> str:
 
 
 def main() -> None:
-    """Print a markdown table: patches/s per worker, ours and the peer's, and their ratio."""
+    """Print markdown tables: patches/s per worker, ours and the peer's, and their ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=160, help="edge of the preprocessed case (default 160)")
     parser.add_argument("--patch", type=int, default=128, help="patch edge (default 128)")
@@ -137,13 +167,18 @@ def main() -> None:
     parser.add_argument(
         "--crop-batches", type=int, default=10, help="batches of 2 per side and round with crop only (default 10)"
     )
+    parser.add_argument(
+        "--through-worker",
+        action="store_true",
+        help="also time both through one worker process (our DataLoader, nnU-Net's NonDetMultiThreadedAugmenter)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     patch = (args.patch,) * 3
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_case(root, args.size, args.channels)
-        peers = peer_loaders(root, patch)
+        peers, initial = peer_loaders(root, patch)
         ours = {
             "crop only": PatchBatches(root, ["case"], patch, batch_size=2, augment=False, seed=0),
             "default augmentation": PatchBatches(
@@ -155,38 +190,36 @@ def main() -> None:
             if peers is None
             else (
                 f"peer: nnunetv2 {importlib.metadata.version('nnunetv2')}, "
-                f"batchgeneratorsv2 {importlib.metadata.version('batchgeneratorsv2')}"
+                f"batchgeneratorsv2 {importlib.metadata.version('batchgeneratorsv2')}, its initial patch "
+                f"{'x'.join(map(str, initial))} with augmentation"
             )
         )
         print(
             f"patch {args.patch}^3, {args.channels} channels, case {args.size}^3, batch 2, one torch thread "
-            f"(one worker), {args.rounds} alternating rounds; torch {torch.__version__}; {versions}"
+            f"per worker, {args.rounds} alternating rounds; torch {torch.__version__}; {versions}"
         )
-        print(f"load before: {load()}\n")
-        print("| configuration | ours patches/s | nnU-Net v2 patches/s | ours / nnU-Net v2 |")
-        print("|---|---|---|---|")
+        print(f"load before: {load()}")
         np.random.seed(0)  # the peer draws from numpy's global generator
-        for name, batches in ours.items():
-            per_round = args.crop_batches if name == "crop only" else args.batches
-            iteration = iter(range(10**9))
-            ours_batch = lambda batches=batches, iteration=iteration: batches.batch(next(iteration))  # noqa: E731
-            ours_batch()
-            peer_batch = None if peers is None else peers[name]
-            if peer_batch is not None:
-                peer_batch()
-            ours_s = peer_s = 0.0
-            for _ in range(args.rounds):
-                ours_s += timed(ours_batch, per_round)
-                if peer_batch is not None:
-                    peer_s += timed(peer_batch, per_round)
-            patches = 2 * per_round * args.rounds
-            ours_rate = patches / ours_s
-            peer_text, ratio_text = (
-                ("n/a", "n/a")
-                if peer_batch is None
-                else (f"{patches / peer_s:.2f}", f"{ours_rate / (patches / peer_s):.2f}x")
-            )
-            print(f"| {name} | {ours_rate:.2f} | {peer_text} | {ratio_text} |", flush=True)
+        for worker in (False, True) if args.through_worker else (False,):
+            where = "through one worker process" if worker else "in this process (what one worker computes)"
+            print(f"\n{where}:\n")
+            print("| configuration | ours patches/s | nnU-Net v2 patches/s | ours / nnU-Net v2 |")
+            print("|---|---|---|---|")
+            for name, batches in ours.items():
+                count = args.crop_batches if name == "crop only" else args.batches
+                ours_s = peer_s = 0.0
+                for round_ in range(args.rounds):
+                    ours_s += timed(ours_stream(batches, worker, round_ * 10_000, count), count)
+                    if peers is not None:
+                        peer_s += timed(peer_stream(peers[name], worker, round_), count)
+                patches = 2 * count * args.rounds
+                ours_rate = patches / ours_s
+                peer_text, ratio_text = (
+                    ("n/a", "n/a")
+                    if peers is None
+                    else (f"{patches / peer_s:.2f}", f"{ours_rate / (patches / peer_s):.2f}x")
+                )
+                print(f"| {name} | {ours_rate:.2f} | {peer_text} | {ratio_text} |", flush=True)
         print(f"\nload after: {load()}")
 
 

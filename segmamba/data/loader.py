@@ -16,6 +16,7 @@ of the volume it covers.
 from __future__ import annotations
 
 import contextlib
+import math
 import signal
 import threading
 from dataclasses import dataclass
@@ -73,10 +74,15 @@ def crop_into(out: np.ndarray, array: np.ndarray, lower, flip_axes: tuple[int, .
 
 
 def new_batch_tensor(shape, dtype: torch.dtype) -> torch.Tensor:
-    """An uninitialised tensor, in shared memory inside a DataLoader worker (so that the batch reaches the main
-    process without the copy torch would make when sending it)."""
-    tensor = torch.empty(shape, dtype=dtype)
-    return tensor.share_memory_() if torch.utils.data.get_worker_info() is not None else tensor
+    """An uninitialised tensor; inside a DataLoader worker it is allocated in shared memory, as torch's
+    ``default_collate`` does there, so that the batch reaches the main process without another copy."""
+    if torch.utils.data.get_worker_info() is None:
+        return torch.empty(shape, dtype=dtype)
+    new_shared = getattr(torch.UntypedStorage, "_new_shared", None)
+    if new_shared is None:  # not in this torch: share afterwards (one more copy, still correct)
+        return torch.empty(shape, dtype=dtype).share_memory_()
+    storage = new_shared(math.prod(shape) * dtype.itemsize)
+    return torch.empty(0, dtype=dtype).set_(storage).view(shape)
 
 
 def read_region(array: np.ndarray, lower, upper) -> tuple[torch.Tensor, np.ndarray]:
