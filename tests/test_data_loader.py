@@ -1,7 +1,6 @@
-"""Patch loader: shapes, foreground oversampling, padding, augmentation geometry and determinism."""
+"""Patch loader: shapes, foreground oversampling, padding, augmentation geometry, determinism, workers, open files."""
 
 import json
-import math
 import os
 import resource
 from contextlib import contextmanager
@@ -10,10 +9,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from scipy import ndimage
 
-from segmamba.data.augment import AugmentationConfig, spatial_margin, spatial_transform
+from segmamba.data.augment import AugmentationConfig, resample_patch, sample_spatial_matrix, sampled_box
 from segmamba.data.datasets import open_dataset
-from segmamba.data.loader import PatchBatches, StepLoader
+from segmamba.data.loader import PatchBatches, StepLoader, crop_into, read_region
 from segmamba.data.preprocess import preprocess_dataset
 from segmamba.data.split import write_split
 from segmamba.data.synth import write_synthetic_dataset
@@ -45,14 +45,22 @@ def test_batch_shapes_and_types(brats_preprocessed):
     folder, ids = brats_preprocessed
     batch = PatchBatches(folder, ids, PATCH, batch_size=3, seed=1).batch(0)
     assert batch["image"].shape == (3, 4, *PATCH) and batch["image"].dtype == torch.float32
-    assert batch["label"].shape == (3, 1, *PATCH) and batch["label"].dtype == torch.int64
+    assert batch["label"].shape == (3, 1, *PATCH) and batch["label"].dtype == torch.int8
     assert set(batch["label"].unique().tolist()) <= {0, 1, 2, 3}
     assert torch.isfinite(batch["image"]).all()
 
 
-@pytest.mark.parametrize(("batch_size", "oversample", "forced"),
-                         [(1, 0.33, [False]), (2, 0.33, [False, True]), (3, 0.33, [False, False, True]),
-                          (4, 0.33, [False, False, False, True]), (2, 1.0, [True, True]), (2, 0.0, [False, False])])
+@pytest.mark.parametrize(
+    ("batch_size", "oversample", "forced"),
+    [
+        (1, 0.33, [False]),
+        (2, 0.33, [False, True]),
+        (3, 0.33, [False, False, True]),
+        (4, 0.33, [False, False, False, True]),
+        (2, 1.0, [True, True]),
+        (2, 0.0, [False, False]),
+    ],
+)
 def test_oversampling_rule(tmp_path, batch_size, oversample, forced):
     write_case(tmp_path / "c", np.zeros((1, 8, 8, 8)), np.zeros((8, 8, 8)))
     batches = PatchBatches(tmp_path, ["c"], (8, 8, 8), batch_size, oversample_foreground=oversample)
@@ -77,17 +85,50 @@ def test_volume_smaller_than_patch_is_padded_symmetrically(tmp_path):
     assert (batch["label"][inside] == 1).all() and batch["label"].sum() == 2 * 1000
 
 
-def test_spatial_margin_covers_the_rotated_and_scaled_patch():
-    rng = np.random.default_rng(0)
-    config = AugmentationConfig()
-    for _ in range(10):
-        angles = list(rng.uniform(-1, 1, 3) * math.radians(30))
-        factor = float(rng.uniform(0.7, 1.4))
-        margin = spatial_margin(PATCH, angles, factor)
-        region = torch.ones((1, *[p + 2 * m for p, m in zip(PATCH, margin, strict=True)]))
-        out = spatial_transform(PATCH, angles, factor, config)({"image": region, "label": region.clone()})
-        assert out["image"].shape == (1, *PATCH)
-        assert torch.allclose(out["image"].as_tensor(), torch.ones(1, *PATCH), atol=1e-4)
+@pytest.mark.parametrize("flips", [(), (0, 2), (1,)])
+def test_crop_with_mirroring_equals_padded_crop_flipped(flips):
+    array = np.random.default_rng(0).normal(size=(2, 9, 7, 8)).astype(np.float32)
+    padded = np.pad(array, ((0, 0), (6, 6), (6, 6), (6, 6)))
+    for lower in [(0, 0, 0), (-3, 2, 4), (5, -6, -1), (7, 5, 6)]:
+        out = np.full((2, 6, 5, 7), np.nan, np.float32)
+        crop_into(out, array, lower, flips)
+        box = padded[(slice(None), *(slice(lo + 6, lo + 6 + n) for lo, n in zip(lower, out.shape[1:], strict=True)))]
+        expected = np.flip(box, axis=[a + 1 for a in flips]) if flips else box
+        np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("flips", [(), (0, 1, 2), (2,)])
+def test_rotated_scaled_patch_equals_affine_resampling_of_the_zero_padded_volume(flips):
+    """Sampling from the clipped region (trilinear, nearest label) = scipy's affine_transform of the whole volume."""
+    rng = np.random.default_rng(1)
+    volume = ndimage.gaussian_filter(rng.normal(size=(2, 30, 26, 28)), (0, 2, 2, 2)).astype(np.float32)
+    label = (volume[:1] > 0).astype(np.int8)
+    patch = (12, 14, 10)
+    config = replace(AugmentationConfig(), rotation_prob=1.0, scale_prob=1.0)
+    for lower in [(9, 6, 8), (-4, 15, 20), (22, -5, 1)]:
+        matrix = sample_spatial_matrix(rng, config)
+        box_lower, box_upper = sampled_box(matrix, patch, lower)
+        region, region_lower = read_region(volume, box_lower, box_upper)
+        label_region, _ = read_region(label, box_lower, box_upper)
+        centre = np.asarray(lower) + (np.asarray(patch) - 1) / 2
+        image_out, label_out = torch.empty((2, *patch)), torch.empty((1, *patch), dtype=torch.int8)
+        resample_patch(region, label_region, matrix, centre - region_lower, flips, image_out, label_out)
+        offset = centre - matrix @ ((np.asarray(patch) - 1) / 2)  # volume position of output index 0
+        for c in range(2):
+            expected = ndimage.affine_transform(
+                volume[c].astype(np.float64),
+                matrix,
+                offset,
+                output_shape=patch,
+                order=1,
+                mode="grid-constant",
+                cval=0.0,
+            )
+            expected = np.flip(expected, flips) if flips else expected
+            np.testing.assert_allclose(image_out[c].numpy(), expected, atol=2e-4)
+        nearest = ndimage.affine_transform(label[0], matrix, offset, output_shape=patch, order=0, mode="grid-constant")
+        nearest = np.flip(nearest, flips) if flips else nearest
+        assert (label_out[0].numpy() == nearest).mean() > 0.99  # ties at exactly .5 may round either way
 
 
 def test_batches_depend_only_on_seed_and_iteration(brats_preprocessed):

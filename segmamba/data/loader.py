@@ -4,16 +4,19 @@ Sampling follows the published ``DataLoaderMultiProcess``: cases drawn uniformly
 of a batch of B is foreground-forced when j >= round(B * (1 - oversample_foreground)); a random patch has
 its lower corner uniform in the valid range (volumes smaller than the patch are padded about symmetrically);
 a forced patch is centred on a stored voxel of a randomly chosen present class (clamped from below only).
-Padding is 0 for image and label.
+Padding is 0 for image and label. Augmentations: :mod:`segmamba.data.augment`.
 
 Open files stay bounded whatever the number of cases: every sample opens its case's arrays as memory maps and
 releases them before the next one (as nnU-Net's loader does); nothing is cached per case, so a worker's memory
-and descriptors do not grow with the dataset.
+and descriptors do not grow with the dataset. Each sample is written straight into the batch tensors: an
+unrotated patch is one (mirrored) copy out of the memory map, a rotated/scaled one is resampled from the part
+of the volume it covers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import signal
 import threading
 from dataclasses import dataclass
@@ -24,16 +27,16 @@ import torch
 
 from segmamba.data.augment import (
     AugmentationConfig,
-    intensity_and_mirror_transforms,
-    sample_spatial_params,
-    spatial_margin,
-    spatial_transform,
+    augment_intensities,
+    elastic_deformation,
+    resample_patch,
+    sample_mirror_axes,
+    sample_spatial_matrix,
+    sampled_box,
 )
 from segmamba.data.preprocessed import load_foreground_locations, open_array
 from segmamba.errors import InputError
 from segmamba.training.preemption import STOP_SIGNALS
-
-MAX_SEED = 2**32
 
 
 @contextlib.contextmanager
@@ -47,18 +50,49 @@ def single_torch_thread():
         torch.set_num_threads(previous)
 
 
-def crop_with_padding(array: np.ndarray, lower, size, dtype=np.float32) -> np.ndarray:
-    """Copy the box [lower, lower + size) of the spatial axes of (C, X, Y, Z) ``array`` as ``dtype``; outside is 0."""
-    out = np.zeros((array.shape[0], *size), dtype=dtype)
-    src, dst = [], []
-    for lo, n, extent in zip(lower, size, array.shape[1:], strict=True):
+def crop_into(out: np.ndarray, array: np.ndarray, lower, flip_axes: tuple[int, ...] = ()) -> None:
+    """Copy the box [lower, lower + size) of the spatial axes of (C, X, Y, Z) ``array`` into ``out`` (C, *size),
+    mirrored along the spatial ``flip_axes``; outside ``array`` is 0."""
+    size = out.shape[1:]
+    src, dst = [slice(None)], [slice(None)]
+    for axis, (lo, n, extent) in enumerate(zip(lower, size, array.shape[1:], strict=True)):
         start, stop = max(lo, 0), min(lo + n, extent)
         if stop <= start:
-            return out
-        src.append(slice(start, stop))
-        dst.append(slice(start - lo, stop - lo))
-    out[(slice(None), *dst)] = array[(slice(None), *src)]
-    return out
+            out.fill(0)
+            return
+        if axis in flip_axes:  # box index b -> out index n - 1 - b
+            src.append(slice(stop - 1, start - 1 if start > 0 else None, -1))
+            dst.append(slice(n - (stop - lo), n - (start - lo)))
+        else:
+            src.append(slice(start, stop))
+            dst.append(slice(start - lo, stop - lo))
+    for axis, inside in enumerate(dst[1:], start=1):  # zero only the padding
+        before = (slice(None),) * axis
+        out[(*before, slice(0, inside.start))] = 0
+        out[(*before, slice(inside.stop, None))] = 0
+    np.copyto(out[tuple(dst)], array[tuple(src)], casting="unsafe")
+
+
+def new_batch_tensor(shape, dtype: torch.dtype) -> torch.Tensor:
+    """An uninitialised tensor; inside a DataLoader worker it is allocated in shared memory, as torch's
+    ``default_collate`` does there, so that the batch reaches the main process without another copy."""
+    if torch.utils.data.get_worker_info() is None:
+        return torch.empty(shape, dtype=dtype)
+    new_shared = getattr(torch.UntypedStorage, "_new_shared", None)
+    if new_shared is None:  # not in this torch: share afterwards (one more copy, still correct)
+        return torch.empty(shape, dtype=dtype).share_memory_()
+    storage = new_shared(math.prod(shape) * dtype.itemsize)
+    return torch.empty(0, dtype=dtype).set_(storage).view(shape)
+
+
+def read_region(array: np.ndarray, lower, upper) -> tuple[torch.Tensor, np.ndarray]:
+    """The part of the box [lower, upper) that lies inside ``array``'s spatial axes, as float32, and its lower
+    corner (the box clipped to the volume; at least one voxel wide)."""
+    shape = np.asarray(array.shape[1:])
+    low = np.clip(lower, 0, shape - 1)
+    high = np.clip(upper, low + 1, shape)
+    box = (slice(None), *(slice(int(a), int(b)) for a, b in zip(low, high, strict=True)))
+    return torch.from_numpy(np.array(array[box], dtype=np.float32)), low  # a copy: the map is released after
 
 
 class PatchBatches:
@@ -74,8 +108,16 @@ class PatchBatches:
         seed: base seed; ``batch(iteration)`` depends only on (seed, iteration).
     """
 
-    def __init__(self, preprocessed_dir, case_ids, patch_size, batch_size, oversample_foreground=0.33,
-                 augment: bool | AugmentationConfig = True, seed: int = 0):
+    def __init__(
+        self,
+        preprocessed_dir,
+        case_ids,
+        patch_size,
+        batch_size,
+        oversample_foreground=0.33,
+        augment: bool | AugmentationConfig = True,
+        seed: int = 0,
+    ):
         self.preprocessed_dir = Path(preprocessed_dir)
         self.case_ids = list(case_ids)
         if not self.case_ids:
@@ -85,12 +127,6 @@ class PatchBatches:
         self.oversample_foreground = oversample_foreground
         self.augmentation = AugmentationConfig() if augment is True else (augment or None)
         self.seed = int(seed)
-        self._transforms = None
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["_transforms"] = None  # transforms are rebuilt per process
-        return state
 
     def forced_foreground(self, sample: int) -> bool:
         """Whether sample ``sample`` of a batch must contain foreground (nnU-Net's oversampling rule)."""
@@ -101,7 +137,13 @@ class PatchBatches:
         folder = self.preprocessed_dir / case_id
         if not (folder / "label.npy").exists():
             raise InputError(f"case {case_id}: {folder / 'label.npy'}: missing label")
-        return open_array(folder / "image.npy", case_id), open_array(folder / "label.npy", case_id)
+        image, label = open_array(folder / "image.npy", case_id), open_array(folder / "label.npy", case_id)
+        if image.ndim != 4 or label.shape != (1, *image.shape[1:]):
+            raise InputError(
+                f"case {case_id}: {folder}: image {image.shape} and label {label.shape} do not match "
+                "(expected (C, X, Y, Z) and (1, X, Y, Z)); rerun `segmamba preprocess`"
+            )
+        return image, label
 
     def _patch_lower_corner(self, rng: np.random.Generator, shape, case_id: str, forced: bool) -> list[int]:
         need = [max(p - s, 0) for p, s in zip(self.patch_size, shape, strict=True)]
@@ -116,40 +158,58 @@ class PatchBatches:
             return [max(lb, int(v) - p // 2) for lb, v, p in zip(lower_bounds, voxel, self.patch_size, strict=True)]
         return [int(rng.integers(lb, ub + 1)) for lb, ub in zip(lower_bounds, upper_bounds, strict=True)]
 
-    def sample(self, case_id: str, rng: np.random.Generator, forced: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """One (image (C,*patch) float32, label (1,*patch) int64) sample drawn with ``rng``."""
-        image, label = self._open_case(case_id)
+    def sample_into(
+        self,
+        case_id: str,
+        image: np.ndarray,
+        label: np.ndarray,
+        rng: np.random.Generator,
+        forced: bool,
+        image_out: torch.Tensor,
+        label_out: torch.Tensor,
+    ) -> None:
+        """Draw one sample of the case's ``image`` and ``label`` arrays with ``rng`` into ``image_out``
+        (C, *patch) float32 and ``label_out`` (1, *patch) int8."""
         lower = self._patch_lower_corner(rng, image.shape[1:], case_id, forced)
-        spatial = sample_spatial_params(rng, self.augmentation) if self.augmentation else None
-        margin = spatial_margin(self.patch_size, *spatial) if spatial else [0, 0, 0]
-        region_lower = [lo - m for lo, m in zip(lower, margin, strict=True)]
-        region_size = [p + 2 * m for p, m in zip(self.patch_size, margin, strict=True)]
-        data = {"image": torch.from_numpy(crop_with_padding(image, region_lower, region_size)),
-                "label": torch.from_numpy(crop_with_padding(label, region_lower, region_size))}
-        del image, label  # release the memory maps (and their descriptors) now
-        if self.augmentation:
-            if self._transforms is None:
-                self._transforms = intensity_and_mirror_transforms(self.augmentation)
-            self._transforms.set_random_state(seed=int(rng.integers(MAX_SEED)))
-            with single_torch_thread():  # float results of some torch kernels depend on the thread count
-                if spatial:
-                    data = spatial_transform(self.patch_size, *spatial, self.augmentation)(data)
-                data = self._transforms(data)
-        image_out = torch.as_tensor(data["image"], dtype=torch.float32).as_subclass(torch.Tensor)
-        label_out = torch.as_tensor(data["label"]).as_subclass(torch.Tensor).round().to(torch.int64)
-        return image_out.contiguous(), label_out.contiguous()
+        config = self.augmentation
+        matrix = sample_spatial_matrix(rng, config) if config else None
+        flips = sample_mirror_axes(rng, config) if config else ()
+        if matrix is None:
+            crop_into(image_out.numpy(), image, lower, flips)
+            crop_into(label_out.numpy(), label, lower, flips)
+        else:
+            box_lower, box_upper = sampled_box(matrix, self.patch_size, lower)
+            region, region_lower = read_region(image, box_lower, box_upper)
+            label_region, _ = read_region(label, box_lower, box_upper)
+            centre = np.asarray(lower) + (np.asarray(self.patch_size) - 1) / 2 - region_lower
+            resample_patch(
+                region, label_region, matrix, centre, flips, image_out, label_out, config.image_interpolation
+            )
+        if config:
+            if rng.random() < config.elastic_prob:
+                elastic_deformation(image_out, label_out, rng, config)
+            augment_intensities(image_out, rng, config)
 
     def batch(self, iteration: int) -> dict[str, torch.Tensor]:
-        """The batch of ``iteration``: {"image": (B, C, *patch) float32, "label": (B, 1, *patch) int64}."""
+        """The batch of ``iteration``: {"image": (B, C, *patch) float32, "label": (B, 1, *patch) int8}."""
         rng = np.random.default_rng([self.seed, int(iteration)])
-        chosen = rng.integers(len(self.case_ids), size=self.batch_size)
-        images, labels = [], []
-        for j, index in enumerate(chosen):
-            sample_rng = np.random.default_rng([self.seed, int(iteration), j])
-            image, label = self.sample(self.case_ids[index], sample_rng, self.forced_foreground(j))
-            images.append(image)
-            labels.append(label)
-        return {"image": torch.stack(images), "label": torch.stack(labels)}
+        chosen = [self.case_ids[i] for i in rng.integers(len(self.case_ids), size=self.batch_size)]
+        images = labels = None
+        with single_torch_thread():  # float results of some torch kernels depend on the thread count
+            for j, case_id in enumerate(chosen):
+                image, label = self._open_case(case_id)
+                if images is None:
+                    images = new_batch_tensor((self.batch_size, image.shape[0], *self.patch_size), torch.float32)
+                    labels = new_batch_tensor((self.batch_size, 1, *self.patch_size), torch.int8)
+                elif image.shape[0] != images.shape[1]:
+                    raise InputError(
+                        f"case {case_id}: {self.preprocessed_dir / case_id / 'image.npy'}: "
+                        f"{image.shape[0]} channels, case {chosen[0]} has {images.shape[1]}"
+                    )
+                sample_rng = np.random.default_rng([self.seed, int(iteration), j])
+                self.sample_into(case_id, image, label, sample_rng, self.forced_foreground(j), images[j], labels[j])
+                del image, label  # release the memory maps (and their descriptors) before the next case
+        return {"image": images, "label": labels}
 
 
 @dataclass(frozen=True)
@@ -218,8 +278,16 @@ class StepLoader:
     Call :meth:`close` (or use it as a context manager) to stop the workers deterministically.
     """
 
-    def __init__(self, batches: PatchBatches, rank: int, world_size: int, start: int, stop: int,
-                 num_workers: int = 0, pin_memory: bool = False) -> None:
+    def __init__(
+        self,
+        batches: PatchBatches,
+        rank: int,
+        world_size: int,
+        start: int,
+        stop: int,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+    ) -> None:
         self._loader = torch.utils.data.DataLoader(
             StepBatches(batches, rank, world_size, stop),
             sampler=range(start, stop),
