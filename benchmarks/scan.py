@@ -225,13 +225,18 @@ def _child(connection, *args) -> None:
         connection.close()
 
 
-def footprint_in_subprocess(backend: str, device: str, shape, length: int, threads: int | None):
-    """``footprint`` in a fresh spawned process: ``("ok", result)``, ``("OOM", message)`` or ``("error", message)``."""
+def footprint_in_subprocess(backend: str, device: str, shape, length: int, threads: int | None, timeout=None):
+    """``footprint`` in a fresh spawned process: ``("ok", result)``, ``("OOM", message)``, ``("error", message)``
+    or, after ``timeout`` seconds, ``("timeout", message)``."""
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sender, backend, device, shape, length, threads))
+    process = context.Process(target=_child, args=(sender, backend, device, shape, length, threads), daemon=True)
     process.start()
     sender.close()
+    if not receiver.poll(timeout):
+        process.kill()
+        process.join()
+        return "timeout", f"no result within {timeout:.0f} s"
     try:
         outcome = receiver.recv()
     except EOFError:
@@ -264,7 +269,8 @@ def memory_rows(args) -> list[dict]:
         if reason:
             rows.append({"backend": backend, "length": args.memory_length, "status": reason})
             continue
-        kind, result = footprint_in_subprocess(backend, args.device, shape, args.memory_length, args.threads)
+        timeout = getattr(args, "timeout", None)
+        kind, result = footprint_in_subprocess(backend, args.device, shape, args.memory_length, args.threads, timeout)
         rows.append({"backend": backend, "length": args.memory_length, "status": kind,
                      **(result if kind == "ok" else {"message": result})})  # fmt: skip
     if args.ref_memory_length:

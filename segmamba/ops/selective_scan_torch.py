@@ -61,16 +61,18 @@ def _chunk_dt(delta, delta_bias, softplus, part):
     return raw, F.softplus(raw) if softplus else raw
 
 
-def _chunk_states(dt, u, A, B, start):
+def _chunk_states(dt, u, A, B, start, keep: bool = True):
     """(decays a_t, inputs x_t, states h_t) of one chunk from the state ``start`` (b, d, n), each (l, b, d, n).
 
-    dt, u: (l, b, d); B: (l, b, n); all time-major and contiguous.
+    dt, u: (l, b, d); B: (l, b, n); all time-major and contiguous. Without ``keep`` only the states are
+    returned and the decays and inputs are overwritten while computing them (two copies fewer).
     """
     decay = torch.exp(dt.unsqueeze(-1) * A)
     inputs = (dt * u).unsqueeze(-1) * B.unsqueeze(2)
-    states = inputs.clone()
+    states = inputs.clone() if keep else inputs
     states[0].addcmul_(decay[0], start)
-    return decay, inputs, scan_states_(decay.clone(), states)
+    states = scan_states_(decay.clone() if keep else decay, states)
+    return (decay, inputs, states) if keep else states
 
 
 def _chunk_output(states, u, C, D):
@@ -93,7 +95,7 @@ def _scan_forward(u, delta, A, B, C, D, z, delta_bias, softplus, chunk):
         starts.append(state)
         u_part = _time_major(u, part)
         dt = _chunk_dt(delta, delta_bias, softplus, part)[1]
-        states = _chunk_states(dt, u_part, A, _time_major(B, part), state)[2]
+        states = _chunk_states(dt, u_part, A, _time_major(B, part), state, keep=False)
         y = _chunk_output(states, u_part, _time_major(C, part), D)
         if z is not None:
             y = y * F.silu(_time_major(z, part))
