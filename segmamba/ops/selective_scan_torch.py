@@ -119,10 +119,9 @@ def _chunk_backward(part, saved, softplus, start, gout, carry, grads):
         gz[..., part] = (gy * _chunk_output(states, u, C, D) * sig * (1 + z * (1 - sig))).permute(1, 2, 0)
         gy = gy * z * sig
     # adjoint, backwards in time: G_t = C_t gy_t + a_{t+1} G_{t+1}, G_last = C_last gy_last + carry
-    adjoint = (gy.unsqueeze(-1) * C.unsqueeze(2)).flip(0)
+    adjoint = gy.flip(0).unsqueeze(-1) * C.flip(0).unsqueeze(2)  # in reversed time order
     adjoint[0] += carry
-    shifted = torch.ones_like(decay)
-    shifted[1:] = decay[1:].flip(0)
+    shifted = torch.cat([torch.ones_like(decay[:1]), decay[1:].flip(0)])  # a_{t+1}, reversed
     G = scan_states_(shifted, adjoint).flip(0)
     carry = decay[0] * G[0]
     gC[..., part] = torch.einsum("lbd,lbdn->bnl", gy, states)

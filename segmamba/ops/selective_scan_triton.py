@@ -137,6 +137,7 @@ class SelectiveScanTriton(torch.autograd.Function):
         if gout is None:
             gout = torch.zeros_like(u)
         gout = _unit_stride(gout)
+        glast = None if glast is None else glast.contiguous()
         f32 = {"dtype": torch.float32, "device": u.device}
         du = torch.empty((batch, dim, length), dtype=u.dtype, device=u.device)
         ddelta = torch.empty((batch, dim, length), dtype=delta.dtype, device=u.device)
