@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 
 import torch
@@ -57,36 +55,10 @@ def row(section: str, item: str, backend: str, result: str) -> None:
 
 
 def run_in_subprocess(function, args: tuple, timeout: float):
-    """``function(*args)`` in a fresh spawned process: ("ok", value), ("OOM", message), ("error", message) or
-    ("timeout", message)."""
+    """``scan_bench.run_in_subprocess``, or ("skipped", ...) when the time budget is spent."""
     if timeout < 5:
         return "skipped", "the time budget is spent"
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sender, function, args), daemon=True)
-    process.start()
-    sender.close()
-    if not receiver.poll(timeout):
-        process.kill()
-        process.join()
-        return "timeout", f"no result within {timeout:.0f} s"
-    try:
-        outcome = receiver.recv()
-    except EOFError:
-        outcome = ("error", f"process died (exit {process.exitcode})")
-    process.join()
-    return outcome
-
-
-def _child(connection, function, args) -> None:
-    try:
-        connection.send(("ok", function(*args)))
-    except BaseException as error:  # noqa: BLE001 - reported to the parent
-        oom = isinstance(error, torch.OutOfMemoryError | MemoryError) or "out of memory" in str(error).lower()
-        message = str(error).splitlines()[0][:200] if oom else traceback.format_exc()[-1500:]
-        connection.send(("OOM" if oom else "error", message))
-    finally:
-        connection.close()
+    return scan_bench.run_in_subprocess(function, args, timeout)
 
 
 # ------------------------------------------------------------------------------------ 1. scan vs reference
@@ -191,31 +163,20 @@ def check_scan_length(args) -> None:
 
 def training_step(device: str, size: int, overrides: dict) -> dict:
     """Seconds per AMP training step of SegMamba at size^3, batch 2 (median of 2 after one warm-up step)."""
-    import torch.nn.functional as F
-
+    from segmamba.efficiency.measure import TrainingStep
     from segmamba.models import build_model
     from segmamba.ops import scan_backend_label
 
     cuda = device.startswith("cuda")
-    model = build_model("segmamba", 4, 4, patch_size=(size,) * 3, **overrides).to(device).train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.99, nesterov=True, weight_decay=3e-5)
-    scaler = torch.amp.GradScaler(torch.device(device).type, enabled=cuda)
-    image = torch.randn((2, 4, size, size, size), device=device)
-    target = torch.randint(0, 4, (2, size, size, size), device=device)
+    model = build_model("segmamba", 4, 4, patch_size=(size,) * 3, **overrides).to(device)
+    step = TrainingStep(model, 4, 4, size, device, amp=cuda)
     times = []
-    for step in range(3):
-        if step == 1 and cuda:
+    for index in range(3):
+        if index == 1 and cuda:
             torch.cuda.reset_peak_memory_stats()
         scan_bench.synchronize(device)
         start = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(torch.device(device).type, dtype=torch.float16, enabled=cuda):
-            loss = F.cross_entropy(model(image), target)
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 12.0)
-        scaler.step(optimizer)
-        scaler.update()
+        loss = step()
         scan_bench.synchronize(device)
         times.append(time.perf_counter() - start)
     return {
@@ -224,7 +185,7 @@ def training_step(device: str, size: int, overrides: dict) -> dict:
         "allocated_mb": torch.cuda.max_memory_allocated() / MB if cuda else None,
         "reserved_mb": torch.cuda.max_memory_reserved() / MB if cuda else None,
         "ran": scan_backend_label(),
-        "loss": float(loss.detach()),
+        "loss": float(loss),
     }
 
 

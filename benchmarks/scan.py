@@ -215,22 +215,23 @@ def footprint(backend: str, device: str, shape: tuple[int, int, int], length: in
     return {"forward_s": forward_s, "backward_s": backward_s, "peak_mb": peak - base, "ran": scan_backend_label()}
 
 
-def _child(connection, *args) -> None:
+def _child(connection, function, args) -> None:
     try:
-        connection.send(("ok", footprint(*args)))
+        connection.send(("ok", function(*args)))
     except BaseException as error:  # noqa: BLE001 - reported to the parent
         oom = isinstance(error, torch.OutOfMemoryError | MemoryError) or "out of memory" in str(error).lower()
-        connection.send(("OOM" if oom else "error", "".join(traceback.format_exception_only(error)).strip()))
+        message = str(error).splitlines()[0][:200] if oom else traceback.format_exc()[-1500:]
+        connection.send(("OOM" if oom else "error", message))
     finally:
         connection.close()
 
 
-def footprint_in_subprocess(backend: str, device: str, shape, length: int, threads: int | None, timeout=None):
-    """``footprint`` in a fresh spawned process: ``("ok", result)``, ``("OOM", message)``, ``("error", message)``
-    or, after ``timeout`` seconds, ``("timeout", message)``."""
+def run_in_subprocess(function, args: tuple, timeout: float | None = None):
+    """``function(*args)`` in a fresh spawned process: ``("ok", value)``, ``("OOM", message)``, ``("error",
+    traceback)`` or, after ``timeout`` seconds, ``("timeout", message)``."""
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sender, backend, device, shape, length, threads), daemon=True)
+    process = context.Process(target=_child, args=(sender, function, args), daemon=True)
     process.start()
     sender.close()
     if not receiver.poll(timeout):
@@ -269,12 +270,13 @@ def memory_rows(args) -> list[dict]:
         if reason:
             rows.append({"backend": backend, "length": args.memory_length, "status": reason})
             continue
-        timeout = getattr(args, "timeout", None)
-        kind, result = footprint_in_subprocess(backend, args.device, shape, args.memory_length, args.threads, timeout)
+        job = (backend, args.device, shape, args.memory_length, args.threads)
+        kind, result = run_in_subprocess(footprint, job, getattr(args, "timeout", None))
         rows.append({"backend": backend, "length": args.memory_length, "status": kind,
                      **(result if kind == "ok" else {"message": result})})  # fmt: skip
     if args.ref_memory_length:
-        kind, result = footprint_in_subprocess("reference", args.device, shape, args.ref_memory_length, args.threads)
+        job = ("reference", args.device, shape, args.ref_memory_length, args.threads)
+        kind, result = run_in_subprocess(footprint, job)
         rows.append({"backend": "reference", "length": args.ref_memory_length, "status": kind,
                      **(result if kind == "ok" else {"message": result})})  # fmt: skip
         if kind == "ok":

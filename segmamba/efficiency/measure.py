@@ -104,25 +104,36 @@ def peak_memory(device: torch.device) -> dict:
     return {"values": [allocated], "reserved": reserved}
 
 
+class TrainingStep:
+    """One training step of the recipe on a fixed random batch: SGD with Nesterov momentum, cross-entropy, AMP
+    float16 with a gradient scaler and clipping at 12 on CUDA (``amp``)."""
+
+    def __init__(self, model: torch.nn.Module, in_channels: int, out_channels: int, size: int, device, amp: bool):
+        self.model, self.amp, self.device_type = model.train(), amp, torch.device(device).type
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.99, nesterov=True, weight_decay=3e-5)
+        self.scaler = torch.amp.GradScaler(self.device_type, enabled=amp)
+        self.image = torch.randn((TRAINING_BATCH_SIZE, in_channels, *(size,) * 3), device=device)
+        self.target = torch.randint(0, out_channels, (TRAINING_BATCH_SIZE, *(size,) * 3), device=device)
+
+    def __call__(self) -> torch.Tensor:
+        """Run the step; returns the (detached) loss."""
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(self.device_type, dtype=torch.float16, enabled=self.amp):
+            loss = F.cross_entropy(self.model(self.image), self.target)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 12.0)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss.detach()
+
+
 def training_memory(model: torch.nn.Module, request: MeasurementRequest, device: torch.device) -> dict:
     """Peak memory (MB, see ``peak_memory``) of ``TRAINING_STEPS`` training steps at batch 2."""
-    amp = device.type == "cuda"
-    model.train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.99, nesterov=True, weight_decay=3e-5)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp)
-    shape = (TRAINING_BATCH_SIZE, request.in_channels, *(request.size,) * 3)
-    image = torch.randn(shape, device=device)
-    target = torch.randint(0, request.out_channels, (TRAINING_BATCH_SIZE, *(request.size,) * 3), device=device)
+    step = TrainingStep(model, request.in_channels, request.out_channels, request.size, device, device.type == "cuda")
     start_peak_tracking(device)
     for _ in range(TRAINING_STEPS):
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-            loss = F.cross_entropy(model(image), target)
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 12.0)
-        scaler.step(optimizer)
-        scaler.update()
+        step()
     return peak_memory(device)
 
 
