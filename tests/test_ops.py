@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import numpy as np
@@ -185,6 +186,72 @@ def test_empty_sequence():
         assert not state.any()
 
 
+@pytest.mark.parametrize(("length", "chunk"), [(7, 4), (40, 16), (300, 17), (1000, 256)])
+@pytest.mark.parametrize("with_options", [True, False])
+def test_torch_scan_carries_state_and_gradients_across_chunks(length, chunk, with_options):
+    # chunk 17 leaves a tail after the last block of 16 steps; 256 recurses twice over block totals
+    inputs = scan_inputs(2, 3, 5, length, with_d=with_options, with_z=with_options, with_bias=with_options,
+                         softplus=with_options, seed=length)  # fmt: skip
+    expected, expected_state = selective_scan_ref(**inputs, delta_softplus=with_options, return_last_state=True)
+    actual, actual_state = selective_scan_torch(
+        **inputs, delta_softplus=with_options, return_last_state=True, chunk=chunk
+    )
+    assert_close_relative(actual, expected, 1e-5, "output")
+    assert_close_relative(actual_state, expected_state, 1e-5, "last state")
+    gen = torch.Generator().manual_seed(4)
+    seeds = (torch.randn(expected.shape, generator=gen), torch.randn(expected_state.shape, generator=gen))
+    names = [k for k in NAMES if inputs[k] is not None]
+    wanted = [inputs[k] for k in names]
+    expected_grads = torch.autograd.grad((expected, expected_state), wanted, seeds)
+    actual_grads = torch.autograd.grad((actual, actual_state), wanted, seeds)
+    for name, got, want in zip(names, actual_grads, expected_grads, strict=True):
+        assert_close_relative(got, want, 1e-4, f"grad {name} (through the output and the last state)")
+
+
+def test_torch_scan_gradcheck_float64_across_chunks():
+    inputs = scan_inputs(2, 3, 2, 11, dtype=torch.float64, seed=9)
+    tensors = tuple(inputs[k] for k in NAMES)
+
+    def scan(*args):
+        out, last = selective_scan_torch(*args, delta_softplus=True, return_last_state=True, chunk=4)
+        return out, last
+
+    assert torch.autograd.gradcheck(scan, tensors, eps=1e-6, atol=1e-6)
+
+
+LEAN_MEMORY_SCRIPT = """
+import resource, torch
+from segmamba.ops.selective_scan_torch import selective_scan_torch
+def peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def forward_backward(length, dim=16, nstate=16):
+    gen = torch.Generator().manual_seed(length)
+    rand = lambda *shape: torch.randn(*shape, generator=gen).requires_grad_()
+    inputs = dict(u=rand(1, dim, length), delta=rand(1, dim, length), A=-torch.rand(dim, nstate).requires_grad_(),
+                  B=rand(1, nstate, length), C=rand(1, nstate, length), D=rand(dim), z=rand(1, dim, length),
+                  delta_bias=rand(dim))
+    out = selective_scan_torch(**inputs, delta_softplus=True)
+    torch.autograd.grad(out, list(inputs.values()), torch.randn(out.shape, generator=gen))
+    # inputs, their gradients, the output and its gradient: what any implementation must hold
+    return (2 * sum(t.numel() for t in inputs.values()) + 2 * out.numel()) * 4 / 2**20
+needed_short = forward_backward(16384)
+short_mb = peak_mb()
+needed_long = forward_backward(65536)
+print(peak_mb() - short_mb - (needed_long - needed_short))
+"""
+
+
+@pytest.mark.slow
+def test_torch_scan_memory_does_not_grow_with_length_times_state():
+    # Going from L = 16,384 to 65,536 (d = 16, n = 16) adds 48 MB to every (b, d, L, n) float32 tensor; the former
+    # scan kept about 20 of them for autograd. The chunked scan holds only (b, d, CHUNK, n) tensors, so beyond the
+    # growth of its inputs, output and their gradients (36 MB) its peak should not grow at all.
+    grown_mb = float(subprocess.run([sys.executable, "-c", LEAN_MEMORY_SCRIPT], capture_output=True, text=True,
+                                    check=True).stdout)  # fmt: skip
+    full_state_growth_mb = 16 * (65536 - 16384) * 16 * 4 / 2**20
+    assert grown_mb < full_state_growth_mb / 4, f"peak memory grew by {grown_mb:.0f} MB more than needed"
+
+
 # ---------------------------------------------------------------- causal conv1d
 
 
@@ -236,7 +303,7 @@ def test_causal_conv1d_rejects_unknown_activation():
 @pytest.fixture
 def no_cuda_kernels(monkeypatch):
     """Make mamba-ssm and causal-conv1d unimportable, whatever is installed."""
-    cached = (ops.cuda_selective_scan_fn, ops.cuda_causal_conv1d_fn, ops._warn_torch_fallback)
+    cached = (ops.cuda_selective_scan_fn, ops.cuda_causal_conv1d_fn, ops._warn_cuda_fallback)
     for name in ("mamba_ssm", "mamba_ssm.ops", "mamba_ssm.ops.selective_scan_interface", "causal_conv1d"):
         monkeypatch.setitem(sys.modules, name, None)
     for function in cached:
@@ -247,11 +314,21 @@ def no_cuda_kernels(monkeypatch):
         function.cache_clear()
 
 
-def test_cuda_falls_back_to_torch_when_mamba_ssm_missing(no_cuda_kernels):
+def test_cuda_falls_back_to_triton_when_mamba_ssm_missing(no_cuda_kernels, monkeypatch):
+    monkeypatch.setattr(ops, "triton_problem", lambda device_type: None)  # as on a CUDA machine with triton
+    with pytest.warns(RuntimeWarning, match="mamba-ssm is not importable.*Triton kernels"):
+        assert choose_scan_backend("cuda") == "triton"
+    assert choose_scan_backend("cpu") == "cpu"  # the numba kernels stay the CPU default
+
+
+def test_cuda_falls_back_to_torch_when_mamba_ssm_and_triton_missing(no_cuda_kernels, monkeypatch):
+    monkeypatch.setattr(ops, "triton_problem", lambda device_type: "triton is not importable")
     assert ops.cuda_selective_scan_fn() is None
     assert ops.cuda_causal_conv1d_fn() is None
-    with pytest.warns(RuntimeWarning, match="mamba-ssm is not importable"):
+    with pytest.warns(RuntimeWarning, match="pure-torch path.*triton is not importable"):
         assert choose_scan_backend("cuda") == "torch"
+    with pytest.raises(RuntimeError, match="scan backend 'triton' cannot run: triton is not importable"):
+        choose_scan_backend("cuda", "triton")
     assert choose_scan_backend("cpu") == "cpu"
     assert choose_scan_backend("mps") == "torch"
     assert "cuda" not in ops.available_backends()
@@ -312,6 +389,28 @@ def test_env_var_selects_backend(backend, monkeypatch):
     assert_close_relative(out, selective_scan_ref(**inputs, delta_softplus=True), 1e-5, backend)
     x, weight = torch.randn(1, 3, 6), torch.randn(3, 4)
     torch.testing.assert_close(causal_conv1d(x, weight, activation="silu"), causal_conv1d_ref(x, weight, None, "silu"))
+
+
+def test_forcing_triton_on_cpu_needs_the_interpreter(monkeypatch):
+    pytest.importorskip("triton")
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    with pytest.raises(RuntimeError, match="TRITON_INTERPRET=1"):
+        choose_scan_backend("cpu", "triton")
+
+
+def test_backends_that_ran_are_recorded(monkeypatch):
+    monkeypatch.setattr(ops, "_BACKENDS_RUN", set())
+    assert ops.scan_backends_run() == frozenset() and ops.scan_backend_label() is None
+    inputs = scan_inputs(1, 2, 2, 5, seed=13)
+    monkeypatch.setenv(ops.BACKEND_ENV_VAR, "torch")
+    selective_scan(**inputs)
+    assert ops.scan_backends_run() == {"torch"} and ops.scan_backend_label() == "torch"
+    selective_scan_with_backend("reference", **inputs)
+    assert ops.scan_backend_label() == "reference+torch"
+    monkeypatch.setenv(ops.BACKEND_ENV_VAR, "cuda")
+    with pytest.raises(RuntimeError):
+        selective_scan(**inputs)  # a backend that cannot run is not recorded
+    assert ops.scan_backends_run() == {"reference", "torch"}
 
 
 def test_selective_scan_with_backend_matches_default_dispatch(monkeypatch):

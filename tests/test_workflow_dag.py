@@ -145,3 +145,19 @@ def test_lint_passes(workdir):
     result = run_snakemake(workdir, "--lint")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Congratulations" in result.stdout + result.stderr
+
+
+def test_m6_is_measured_with_explicit_attention_and_the_switch_adds_a_fused_attention_row(workdir, tmp_path):
+    (tmp_path / "fused.yaml").write_text(yaml.safe_dump({"efficiency": {"fused_attention_row": True}}))
+    result = run_snakemake(workdir, "efficiency", "-n", "-p", "--config", "scale=paper", "--configfiles",
+                           "config.yaml", str(tmp_path / "fused.yaml"))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    commands = [line for line in output.splitlines() if "segmamba efficiency --model" in line]
+    m6 = [c for c in commands if "--model segmamba_m6 " in c]
+    assert len(m6) == 2 and len(commands) == 5  # four models, plus M6's fused-attention row
+    explicit, fused = sorted(m6, key=lambda c: "fused" in c)
+    assert "'{\"attention_kernel\":\"math\"}'" in explicit and "--variant" not in explicit
+    assert "segmamba_m6_fused-attention_128.json" in fused and "--variant 'fused attention'" in fused
+    assert "'{\"attention_kernel\":\"auto\"}'" in fused
+    assert not any("attention_kernel" in c for c in commands if "segmamba_m6" not in c)

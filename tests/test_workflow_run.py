@@ -100,3 +100,17 @@ def test_report_contains_every_table_and_figure(finished_run):
     for name in ("table2.csv", "table3.csv", "table4.csv", "table5.csv", "fig4_brats2023.png",
                  "training_curves_crc500.png", "efficiency.png"):
         assert name in html, name
+
+
+def test_train_predict_and_efficiency_name_the_scan_backend_that_ran(finished_run):
+    import json
+
+    results = finished_run / "results"
+    summaries = {
+        m: json.loads((results / f"crc500/models/{m}/train_summary.json").read_text()) for m in ("segmamba", "uxnet")
+    }
+    assert summaries["segmamba"]["scan_backend"] == "cpu"  # the numba kernels, the CPU default
+    assert summaries["uxnet"]["scan_backend"] is None  # no Mamba layer
+    assert "(scan backend: cpu)" in (results / "logs/predict_test_set/crc500/segmamba.log").read_text()
+    record = json.loads((results / "efficiency/segmamba_32.json").read_text())
+    assert record["scan_backend"] == "cpu" and record["sequence_length"] == 16**3 and record["variant"] is None

@@ -12,10 +12,12 @@ Measure a model's efficiency at patch size S x S x S on the current device and w
   IT  inference throughput in cases/s of MONAI sliding-window inference (roi = patch, overlap 0.5,
       Gaussian) over one volume of --volume-size (default: one patch, S x S x S)
 
-Memory is torch.cuda.max_memory_allocated on CUDA and the peak resident set size on CPU, in MB (2**20
+Memory is torch.cuda.max_memory_allocated on CUDA (with torch.cuda.max_memory_reserved beside it, as
+training_memory_reserved / inference_memory_reserved) and the peak resident set size on CPU, in MB (2**20
 bytes). Each measurement runs in a fresh process; running out of memory is recorded as "OOM" for that
 quantity instead of failing. The JSON holds the median and the raw values of each quantity, the parameter
-count, the device name and the torch/CUDA versions.
+count, the device name, the torch/CUDA versions, the selective-scan backend that ran (scan_backend; null
+for a model without a Mamba layer), the stage-1 sequence length ceil(S/2)^3 and the --variant label.
 """
 
 
@@ -41,6 +43,9 @@ def register(subparsers) -> None:
     parser.add_argument("--sw-batch-size", type=int, default=1, help="sliding-window batch size (default 1)")
     parser.add_argument(
         "--memory-limit-mb", type=float, help="CPU only: cap each measuring process at its set-up size plus this"
+    )
+    parser.add_argument(
+        "--variant", help='label of a measured variant of the model, e.g. "fused attention" (recorded as is)'
     )
     parser.set_defaults(func=handle_efficiency)
 
@@ -72,6 +77,7 @@ def parse_arguments(args) -> dict:
         "volume_size": tuple(volume * 3 if len(volume) == 1 else volume),
         "sw_batch_size": args.sw_batch_size,
         "memory_limit_mb": args.memory_limit_mb,
+        "variant": args.variant or None,
     }
 
 
@@ -93,5 +99,9 @@ def handle_efficiency(args) -> int:
     write_json_atomic(args.out, record)
     for quantity in ("training_memory", "inference_memory", "inference_throughput"):
         print(f"{quantity}: {record[quantity]['median']} {record[quantity]['unit']}")
+    for quantity in ("training_memory_reserved", "inference_memory_reserved"):
+        if record[quantity] is not None:
+            print(f"{quantity}: {record[quantity]['median']} {record[quantity]['unit']}")
+    print(f"scan backend: {record['scan_backend'] or 'none (no Mamba scan)'}")
     print(f"wrote {args.out}")
     return 0

@@ -8,8 +8,9 @@
   0.5, Gaussian weighting) over one volume; a one-patch pass first as a warm-up, then ``repeats`` timed
   passes.
 
-Memory is ``torch.cuda.max_memory_allocated`` on CUDA (after ``reset_peak_memory_stats``) and the peak
-resident set size of the process (``ru_maxrss``) on CPU, both in MB (2**20 bytes).
+Memory is ``torch.cuda.max_memory_allocated`` on CUDA (after ``reset_peak_memory_stats``), with
+``torch.cuda.max_memory_reserved`` (what the caching allocator held, closer to what nvidia-smi shows) beside
+it, and the peak resident set size of the process (``ru_maxrss``) on CPU, all in MB (2**20 bytes).
 """
 
 from __future__ import annotations
@@ -96,40 +97,58 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
-def training_memory(model: torch.nn.Module, request: MeasurementRequest, device: torch.device) -> list[float]:
-    """Peak memory (MB) of ``TRAINING_STEPS`` training steps at batch 2."""
-    amp = device.type == "cuda"
-    model.train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.99, nesterov=True, weight_decay=3e-5)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp)
-    shape = (TRAINING_BATCH_SIZE, request.in_channels, *(request.size,) * 3)
-    image = torch.randn(shape, device=device)
-    target = torch.randint(0, request.out_channels, (TRAINING_BATCH_SIZE, *(request.size,) * 3), device=device)
+def peak_memory(device: torch.device) -> dict:
+    """``{"values": [peak memory], "reserved": [peak reserved CUDA memory] or None on CPU}``, in MB."""
+    allocated = peak_memory_mb(device)
+    reserved = [torch.cuda.max_memory_reserved(device) / MB] if device.type == "cuda" else None
+    return {"values": [allocated], "reserved": reserved}
+
+
+class TrainingStep:
+    """One training step of the recipe on a fixed random batch: SGD with Nesterov momentum, cross-entropy, AMP
+    float16 with a gradient scaler and clipping at 12 on CUDA (``amp``)."""
+
+    def __init__(self, model: torch.nn.Module, in_channels: int, out_channels: int, size: int, device, amp: bool):
+        self.model, self.amp, self.device_type = model.train(), amp, torch.device(device).type
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.99, nesterov=True, weight_decay=3e-5)
+        self.scaler = torch.amp.GradScaler(self.device_type, enabled=amp)
+        self.image = torch.randn((TRAINING_BATCH_SIZE, in_channels, *(size,) * 3), device=device)
+        self.target = torch.randint(0, out_channels, (TRAINING_BATCH_SIZE, *(size,) * 3), device=device)
+
+    def __call__(self) -> torch.Tensor:
+        """Run the step; returns the (detached) loss."""
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(self.device_type, dtype=torch.float16, enabled=self.amp):
+            loss = F.cross_entropy(self.model(self.image), self.target)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 12.0)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss.detach()
+
+
+def training_memory(model: torch.nn.Module, request: MeasurementRequest, device: torch.device) -> dict:
+    """Peak memory (MB, see ``peak_memory``) of ``TRAINING_STEPS`` training steps at batch 2."""
+    step = TrainingStep(model, request.in_channels, request.out_channels, request.size, device, device.type == "cuda")
     start_peak_tracking(device)
     for _ in range(TRAINING_STEPS):
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-            loss = F.cross_entropy(model(image), target)
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 12.0)
-        scaler.step(optimizer)
-        scaler.update()
-    return [peak_memory_mb(device)]
+        step()
+    return peak_memory(device)
 
 
-def inference_memory(model: torch.nn.Module, request: MeasurementRequest, device: torch.device) -> list[float]:
-    """Peak memory (MB) of one forward pass on one patch without gradients."""
+def inference_memory(model: torch.nn.Module, request: MeasurementRequest, device: torch.device) -> dict:
+    """Peak memory (MB, see ``peak_memory``) of one forward pass on one patch without gradients."""
     model.eval()
     image = torch.randn((1, request.in_channels, *(request.size,) * 3), device=device)
     start_peak_tracking(device)
     with torch.inference_mode(), torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
         model(image)
-    return [peak_memory_mb(device)]
+    return peak_memory(device)
 
 
-def inference_throughput(model: torch.nn.Module, request: MeasurementRequest, device: torch.device) -> list[float]:
-    """Cases per second of sliding-window inference over one volume, once per repeat."""
+def inference_throughput(model: torch.nn.Module, request: MeasurementRequest, device: torch.device) -> dict:
+    """``{"values": cases per second of sliding-window inference over one volume, once per repeat}``."""
     model.eval()
     roi = (request.size,) * 3
     volume = torch.randn((1, request.in_channels, *request.volume_size), device=device)
@@ -142,7 +161,7 @@ def inference_throughput(model: torch.nn.Module, request: MeasurementRequest, de
             sliding_window(volume, model, request)
             synchronize(device)
             rates.append(1.0 / (time.perf_counter() - start))
-    return rates
+    return {"values": rates}
 
 
 def sliding_window(volume: torch.Tensor, model: torch.nn.Module, request: MeasurementRequest) -> torch.Tensor:
@@ -166,8 +185,11 @@ MEASUREMENTS = {
 }
 
 
-def run_measurement(request: MeasurementRequest) -> list[float]:
-    """Build the model on the requested device and measure ``request.quantity``; returns the raw values."""
+def run_measurement(request: MeasurementRequest) -> dict:
+    """Build the model on the requested device and measure ``request.quantity``.
+
+    Returns ``{"values": [...]}``, for the memory quantities with ``"reserved"`` ([...], None on CPU).
+    """
     device = torch.device(request.device)
     model = build_requested_model(request).to(device)
     if request.memory_limit_mb is not None:

@@ -2,12 +2,14 @@
 
 A fresh process per measurement keeps the peaks separable (a CPU peak RSS cannot be reset) and lets an
 out-of-memory failure, or the kernel's OOM killer, end that one measurement instead of the command. Such a
-failure is recorded as ``"OOM"``; any other failure in the subprocess is re-raised here.
+failure is recorded as ``"OOM"``; any other failure in the subprocess is re-raised here. Each subprocess also
+reports the selective-scan backends that ran in it; the record names their union (``scan_backend``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import multiprocessing
 import platform
 import signal
@@ -26,6 +28,7 @@ from segmamba.efficiency.measure import (
     load_factory,
     run_measurement,
 )
+from segmamba.ops import scan_backend_label, scan_backends_run
 
 OOM = "OOM"
 OOM_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memory", "alloc_failed")
@@ -40,20 +43,24 @@ def is_out_of_memory(error: BaseException) -> bool:
 
 
 def _measure_in_child(request: MeasurementRequest, connection) -> None:
-    """Subprocess body: measure and send ``("ok", values)``, ``("oom", message)`` or ``("error", traceback)``."""
+    """Subprocess body: measure and send ``(kind, payload, scan backends that ran)``; kind "ok" with
+    ``run_measurement``'s result, "oom" with the message or "error" with the traceback."""
     try:
-        connection.send(("ok", run_measurement(request)))
+        result = run_measurement(request)
+        connection.send(("ok", result, sorted(scan_backends_run())))
     except BaseException as error:  # report everything to the parent, which decides what is fatal
         kind = "oom" if is_out_of_memory(error) else "error"
-        connection.send((kind, str(error) if kind == "oom" else traceback.format_exc()))
+        connection.send((kind, str(error) if kind == "oom" else traceback.format_exc(), sorted(scan_backends_run())))
     finally:
         connection.close()
 
 
-def measure_in_subprocess(request: MeasurementRequest) -> list[float] | str:
-    """Run one measurement in a fresh spawned process; returns its values or ``"OOM"``.
+def measure_in_subprocess(request: MeasurementRequest) -> dict:
+    """Run one measurement in a fresh spawned process.
 
-    Raises RuntimeError when the subprocess fails for another reason.
+    Returns ``run_measurement``'s result (``"values"``, and ``"reserved"`` for memory) with ``"scan_backends"``
+    added; after an out-of-memory failure ``"values"`` and ``"reserved"`` are ``"OOM"``. Raises RuntimeError when
+    the subprocess fails for another reason.
     """
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
@@ -61,16 +68,16 @@ def measure_in_subprocess(request: MeasurementRequest) -> list[float] | str:
     process.start()
     sender.close()
     try:
-        kind, payload = receiver.recv()
+        kind, payload, backends = receiver.recv()
     except EOFError:  # the process died without reporting (e.g. killed by the kernel's OOM killer)
-        kind, payload = None, None
+        kind, payload, backends = None, None, []
     finally:
         receiver.close()
         process.join()
     if kind == "ok":
-        return payload
+        return {**payload, "scan_backends": backends}
     if kind == "oom" or (kind is None and process.exitcode == -signal.SIGKILL):
-        return OOM
+        return {"values": OOM, "reserved": OOM, "scan_backends": backends}
     if kind == "error":
         raise RuntimeError(f"efficiency measurement {request.quantity} of {request.model} failed:\n{payload}")
     raise RuntimeError(f"efficiency measurement {request.quantity} of {request.model} died (exit {process.exitcode})")
@@ -81,6 +88,12 @@ def summarise_quantity(values: list) -> dict:
     numbers = [v for v in values if v != OOM]
     median = OOM if len(numbers) < len(values) else statistics.median(numbers)
     return {"median": median, "values": values}
+
+
+def stage1_sequence_length(size: int) -> int:
+    """Tokens of the longest sequence a Mamba layer scans at input S x S x S: SegMamba's stem has stride 2, so
+    stage 1 holds ceil(S / 2)^3 tokens (4,096 at 32^3, 262,144 at 128^3), the paper's "sequence length"."""
+    return math.ceil(size / 2) ** 3
 
 
 def device_description(device: torch.device) -> str:
@@ -109,11 +122,18 @@ def measure_efficiency(
     sw_batch_size: int = 1,
     factory: str = DEFAULT_FACTORY,
     memory_limit_mb: float | None = None,
+    variant: str | None = None,
 ) -> dict:
     """Measure TM, IM and IT of one model at patch size ``size`` and return the JSON record.
 
     Memory quantities run ``repeats`` fresh processes each; throughput runs one process with ``repeats``
-    timed passes. ``volume_size`` defaults to one patch (S, S, S).
+    timed passes. ``volume_size`` defaults to one patch (S, S, S). ``variant`` names a measured variant of the
+    model (e.g. "fused attention"), recorded as is; None for the model as configured.
+
+    Besides the medians and raw values the record holds ``training_memory_reserved`` and
+    ``inference_memory_reserved`` (same structure; None on CPU, which has no reserved figure),
+    ``sequence_length`` (see ``stage1_sequence_length``) and ``scan_backend`` (the selective-scan backends that
+    ran, e.g. "triton"; None for a model without a Mamba scan).
     """
     overrides = dict(overrides or {})
     volume_size = tuple(volume_size or (size,) * 3)
@@ -134,17 +154,19 @@ def measure_efficiency(
         factory=factory,
         memory_limit_mb=memory_limit_mb,
     )
-    results = {}
+    results, backends = {}, set()
     for quantity in QUANTITIES:
         request = dataclasses.replace(base, quantity=quantity)
+        runs = [measure_in_subprocess(request) for _ in range(1 if quantity == "inference_throughput" else repeats)]
+        backends.update(name for run in runs for name in run["scan_backends"])
         if quantity == "inference_throughput":
-            outcome = measure_in_subprocess(request)
-            values = [OOM] if outcome == OOM else outcome
+            values = [OOM] if runs[0]["values"] == OOM else runs[0]["values"]
         else:
-            values = []
-            for _ in range(repeats):
-                outcome = measure_in_subprocess(request)
-                values.append(OOM if outcome == OOM else outcome[0])
+            values = [OOM if run["values"] == OOM else run["values"][0] for run in runs]
+            results[f"{quantity}_reserved"] = None  # CPU: no reserved figure
+            if device.type == "cuda":
+                reserved = [OOM if run["reserved"] == OOM else run["reserved"][0] for run in runs]
+                results[f"{quantity}_reserved"] = {**summarise_quantity(reserved), "unit": UNITS[quantity]}
         results[quantity] = {**summarise_quantity(values), "unit": UNITS[quantity]}
     return {
         "model": model,
@@ -167,6 +189,12 @@ def measure_efficiency(
         "sw_batch_size": sw_batch_size,
         "overlap": SLIDING_WINDOW_OVERLAP,
         "memory_measure": "torch.cuda.max_memory_allocated" if device.type == "cuda" else "peak RSS (ru_maxrss)",
+        "memory_reserved_measure": "torch.cuda.max_memory_reserved" if device.type == "cuda" else None,
         "memory_limit_mb": memory_limit_mb,
-        **results,
+        "variant": variant,
+        "sequence_length": stage1_sequence_length(size),
+        "scan_backend": scan_backend_label(backends),
+        **{quantity: results[quantity] for quantity in QUANTITIES},
+        "training_memory_reserved": results["training_memory_reserved"],
+        "inference_memory_reserved": results["inference_memory_reserved"],
     }

@@ -78,10 +78,13 @@ def handle_predict(args: argparse.Namespace) -> int:
         raw_root=args.root,
         device=args.device,
     )
+    from segmamba.ops import scan_backend_label
+
     logging.getLogger("segmamba.inference").info(
-        "predicted %d case(s), skipped %d existing, into %s",
+        "predicted %d case(s), skipped %d existing, into %s (scan backend: %s)",
         len(result["predicted"]),
         len(result["skipped"]),
         args.out,
+        scan_backend_label() or "none, no Mamba layer",
     )
     return 0

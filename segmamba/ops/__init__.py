@@ -3,17 +3,22 @@
 Backends of ``selective_scan``:
 
 - ``cuda``: mamba-ssm's fused ``selective_scan_fn`` (CUDA tensors, mamba-ssm importable);
-- ``torch``: blocked parallel scan in plain torch (``selective_scan_torch``), any device;
+- ``triton``: Triton kernels (``selective_scan_triton``), no compilation step: CUDA tensors, or CPU tensors
+  under Triton's interpreter (``TRITON_INTERPRET=1``, slow, for tests);
+- ``torch``: chunked, memory-lean scan in plain torch (``selective_scan_torch``), any device;
 - ``cpu``: fused numba kernels with a hand-written backward (``selective_scan_cpu``), CPU tensors;
 - ``reference``: the sequential definition (``selective_scan_ref``), for tests.
 
-Automatic choice: CUDA tensors -> ``cuda`` if mamba-ssm imports, else ``torch`` (with one warning);
-CPU tensors -> ``cpu`` (``torch`` if numba is missing); other devices -> ``torch``. The environment
-variable ``SEGMAMBA_SCAN_BACKEND=reference|cpu|torch|cuda`` forces a backend (``auto`` or empty: automatic);
-a forced backend that cannot run raises RuntimeError.
+Automatic choice: CUDA tensors -> ``cuda`` if mamba-ssm imports, else ``triton`` if Triton runs, else
+``torch`` (each fallback with one warning); CPU tensors -> ``cpu`` (``torch`` if numba is missing); other
+devices -> ``torch``. The environment variable ``SEGMAMBA_SCAN_BACKEND=reference|cpu|torch|triton|cuda``
+forces a backend (``auto`` or empty: automatic); a forced backend that cannot run raises RuntimeError.
+
+Every backend that ran in this process is recorded: ``scan_backends_run()`` lists them and
+``scan_backend_label()`` gives the string that train, predict and efficiency write into their outputs.
 
 ``causal_conv1d`` follows the same variable: ``cuda`` -> causal-conv1d's ``causal_conv1d_fn``,
-``reference`` -> ``causal_conv1d_ref``, ``cpu``/``torch`` -> a grouped ``F.conv1d``; automatic: the
+``reference`` -> ``causal_conv1d_ref``, ``cpu``/``torch``/``triton`` -> a grouped ``F.conv1d``; automatic: the
 causal-conv1d kernel for CUDA tensors when importable, else ``F.conv1d``.
 
 mamba-ssm and causal-conv1d are imported lazily, at the first call on CUDA tensors, never at import time.
@@ -31,8 +36,9 @@ import torch
 from segmamba.ops.causal_conv1d import causal_conv1d_ref, causal_conv1d_torch
 from segmamba.ops.selective_scan_ref import selective_scan_ref
 from segmamba.ops.selective_scan_torch import selective_scan_torch
+from segmamba.ops.selective_scan_triton import selective_scan_triton, triton_problem
 
-BACKENDS = ("reference", "cpu", "torch", "cuda")
+BACKENDS = ("reference", "cpu", "torch", "triton", "cuda")
 BACKEND_ENV_VAR = "SEGMAMBA_SCAN_BACKEND"
 CUDA_INSTALL_HINT = "pip install 'segmamba-bench[cuda]' (mamba-ssm and causal-conv1d) on a machine with CUDA"
 
@@ -66,14 +72,32 @@ def _cpu_kernels_available() -> bool:
     return True
 
 
+_BACKENDS_RUN: set[str] = set()
+
+
 def available_backends() -> list[str]:
-    """Scan backends usable in this process (``cuda`` needs mamba-ssm and a CUDA device)."""
+    """Scan backends usable in this process (``cuda`` needs mamba-ssm and a CUDA device, ``triton`` a CUDA
+    device or ``TRITON_INTERPRET=1``)."""
     backends = ["reference", "torch"]
     if _cpu_kernels_available():
         backends.insert(1, "cpu")
+    if triton_problem("cuda") is None or triton_problem("cpu") is None:
+        backends.append("triton")
     if torch.cuda.is_available() and cuda_selective_scan_fn() is not None:
         backends.append("cuda")
     return backends
+
+
+def scan_backends_run() -> frozenset[str]:
+    """The scan backends that have run in this process (by ``selective_scan`` / ``selective_scan_with_backend``)."""
+    return frozenset(_BACKENDS_RUN)
+
+
+def scan_backend_label(backends=None) -> str | None:
+    """``backends`` (default: ``scan_backends_run()``) as one string, e.g. ``"triton"`` or ``"cpu+torch"``;
+    None when no scan ran (a model without a Mamba layer)."""
+    backends = scan_backends_run() if backends is None else backends
+    return "+".join(sorted(backends)) or None
 
 
 def requested_backend() -> str | None:
@@ -87,10 +111,15 @@ def requested_backend() -> str | None:
 
 
 @functools.cache
-def _warn_torch_fallback() -> None:
+def _warn_cuda_fallback(backend: str) -> None:
+    """Warn once per process that CUDA scans do not use mamba-ssm's kernels."""
+    if backend == "triton":
+        detail = "uses the Triton kernels (scan backend 'triton')"
+    else:
+        detail = f"uses the slower pure-torch path (scan backend 'torch'; Triton: {triton_problem('cuda')})"
     warnings.warn(
-        "mamba-ssm is not importable: the selective scan on CUDA uses the slower pure-torch path. "
-        f"For the fused kernels: {CUDA_INSTALL_HINT}",
+        f"mamba-ssm is not importable: the selective scan on CUDA {detail}. For mamba-ssm's kernels: "
+        f"{CUDA_INSTALL_HINT}",
         RuntimeWarning,
         stacklevel=4,
     )
@@ -102,8 +131,9 @@ def choose_scan_backend(device_type: str, requested: str | None = None) -> str:
         if device_type == "cuda":
             if cuda_selective_scan_fn() is not None:
                 return "cuda"
-            _warn_torch_fallback()
-            return "torch"
+            fallback = "triton" if triton_problem("cuda") is None else "torch"
+            _warn_cuda_fallback(fallback)
+            return fallback
         if device_type == "cpu" and _cpu_kernels_available():
             return "cpu"
         return "torch"
@@ -116,6 +146,8 @@ def choose_scan_backend(device_type: str, requested: str | None = None) -> str:
         )
     if requested == "cpu" and (device_type != "cpu" or not _cpu_kernels_available()):
         raise RuntimeError(f"scan backend 'cpu' needs CPU tensors and numba (tensors on {device_type!r})")
+    if requested == "triton" and triton_problem(device_type) is not None:
+        raise RuntimeError(f"scan backend 'triton' cannot run: {triton_problem(device_type)}")
     return requested
 
 
@@ -126,7 +158,7 @@ def _scan_function(backend: str):
         from segmamba.ops.selective_scan_cpu import selective_scan_cpu  # numba import deferred
 
         return selective_scan_cpu
-    return {"torch": selective_scan_torch, "reference": selective_scan_ref}[backend]
+    return {"torch": selective_scan_torch, "triton": selective_scan_triton, "reference": selective_scan_ref}[backend]
 
 
 def selective_scan_with_backend(
@@ -135,6 +167,7 @@ def selective_scan_with_backend(
     """``selective_scan`` on an explicitly chosen backend (one of ``BACKENDS``, checked against the device)."""
     backend = choose_scan_backend(u.device.type, backend)
     scan = _scan_function(backend)
+    _BACKENDS_RUN.add(backend)
     return scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
 
 
@@ -167,10 +200,13 @@ def selective_scan(
         y (batch, dim, L) in u's dtype (computed in float32 even under autocast), and the last state
         when ``return_last_state``. Differentiable in every tensor argument.
 
-    The backend follows ``SEGMAMBA_SCAN_BACKEND`` when set, else the device (see the module docstring).
+    The backend follows ``SEGMAMBA_SCAN_BACKEND`` when set, else the device (see the module docstring); it is
+    recorded in ``scan_backends_run()``.
     """
     backend = choose_scan_backend(u.device.type, requested_backend())
-    return _scan_function(backend)(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+    scan = _scan_function(backend)
+    _BACKENDS_RUN.add(backend)
+    return scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
 
 
 def causal_conv1d(
@@ -207,8 +243,11 @@ __all__ = [
     "causal_conv1d_torch",
     "choose_scan_backend",
     "requested_backend",
+    "scan_backend_label",
+    "scan_backends_run",
     "selective_scan",
     "selective_scan_ref",
     "selective_scan_torch",
+    "selective_scan_triton",
     "selective_scan_with_backend",
 ]

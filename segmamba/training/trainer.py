@@ -28,6 +28,7 @@ from torch.nn.parallel import DistributedDataParallel
 from segmamba.errors import ConfigError, InputError
 from segmamba.inference.sliding_window import autocast_context
 from segmamba.io_utils import write_json_atomic, write_text_atomic
+from segmamba.ops import scan_backend_label
 from segmamba.runtime import seed_everything, select_device
 from segmamba.training import PREEMPTED_EXIT_CODE
 from segmamba.training import checkpoint as ckpt
@@ -318,6 +319,7 @@ class Trainer:
             **collapse,
             "train_time_s": round(self.state.elapsed_s, 1),
             "torch_version": torch.__version__,
+            "scan_backend": scan_backend_label(),  # selective-scan backends that ran (None: no Mamba layer)
             "config": self.config.to_dict(),
         }
         write_json_atomic(self.out / SUMMARY, summary)

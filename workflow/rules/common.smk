@@ -217,13 +217,41 @@ def table4_outcome_files():
     return outcome_files(config["ablation"]["dataset"], config["ablation"]["models"])
 
 
+#: Models with a global self-attention mixer (constructor keyword `attention_kernel`). Table 5 measures them with
+#: the explicit L x L attention (`math`: memory quadratic in L, out of memory at 128³ as in the paper); with
+#: `efficiency: fused_attention_row` also with PyTorch's fused kernel (`auto`), as a row of its own.
+ATTENTION_MODELS = ("segmamba_m6",)
+
+#: Efficiency variants: file-name suffix -> (attention kernel, `--variant` label); "" is the model as in Table 5.
+EFFICIENCY_VARIANTS = {"": ("math", None), "_fused-attention": ("auto", "fused attention")}
+
+
 def efficiency_paths():
-    """Efficiency result JSONs of every configured model and size, in table order."""
+    """Efficiency result JSONs of every configured model and size, in table order (a fused-attention row
+    follows its model's when `efficiency: fused_attention_row` is set)."""
+    fused = config["efficiency"].get("fused_attention_row", False)
     return [
-        f"results/efficiency/{model}_{size}.json"
+        f"results/efficiency/{model}{variant}_{size}.json"
         for model in config["efficiency"]["models"]
         for size in SCALE["efficiency"]["sizes"]
+        for variant in EFFICIENCY_VARIANTS
+        if not variant or (fused and model in ATTENTION_MODELS)
     ]
+
+
+def efficiency_overrides(wildcards):
+    """`--model-overrides` of an efficiency job: the scale's overrides, plus the attention kernel of the job's
+    variant for models with self-attention (see ATTENTION_MODELS)."""
+    overrides = json.loads(model_overrides(wildcards.model))
+    if wildcards.model in ATTENTION_MODELS:
+        overrides["attention_kernel"] = EFFICIENCY_VARIANTS[wildcards.variant][0]
+    return json.dumps(overrides, sort_keys=True, separators=(",", ":"))
+
+
+def efficiency_variant_option(wildcards):
+    """`--variant 'label'` of a variant's job, empty for the model as in Table 5."""
+    label = EFFICIENCY_VARIANTS[wildcards.variant][1]
+    return f"--variant '{label}'" if label else ""
 
 
 def flat_paths(layout):

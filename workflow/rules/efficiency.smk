@@ -2,22 +2,26 @@
 
 
 # ---------------------------------------------------------------------------------------------------------
-# benchmark_efficiency: peak training memory (one step, batch 2), peak inference memory (one patch)
-# and sliding-window throughput of one model at one input size on the job's device; out-of-memory is
-# recorded as "OOM", not a failure.
-# Output: results/efficiency/{model}_{size}.json.
+# benchmark_efficiency: peak training memory (two steps, batch 2), peak inference memory (one patch), both
+# allocated and reserved on CUDA, and sliding-window throughput of one model at one input size on the job's
+# device; out-of-memory is recorded as "OOM", not a failure. The JSON also names the scan backend that ran.
+# {variant} is empty, or "_fused-attention" for M6 measured with PyTorch's fused attention kernel.
+# Output: results/efficiency/{model}{variant}_{size}.json.
 rule benchmark_efficiency:
     output:
-        result="results/efficiency/{model}_{size}.json",
+        result="results/efficiency/{model}{variant}_{size}.json",
+    wildcard_constraints:
+        variant="|".join(EFFICIENCY_VARIANTS),
     params:
         in_channels=config["efficiency"]["in_channels"],
         out_channels=config["efficiency"]["out_channels"],
         repeats=SCALE["efficiency"]["repeats"],
-        overrides=model_overrides_of,
+        overrides=efficiency_overrides,
+        variant=efficiency_variant_option,
     log:
-        "results/logs/benchmark_efficiency/{model}_{size}.log",
+        "results/logs/benchmark_efficiency/{model}{variant}_{size}.log",
     benchmark:
-        "results/benchmarks/benchmark_efficiency/{model}_{size}.tsv"
+        "results/benchmarks/benchmark_efficiency/{model}{variant}_{size}.tsv"
     threads: job_threads("efficiency")
     resources:
         gpu=gpu_count("efficiency"),
@@ -29,7 +33,7 @@ rule benchmark_efficiency:
     shell:
         "segmamba efficiency --model {wildcards.model} --size {wildcards.size} --out {output.result}"
         " --in-channels {params.in_channels} --out-channels {params.out_channels} --repeats {params.repeats}"
-        " --model-overrides {params.overrides:q} > {log} 2>&1"
+        " --model-overrides {params.overrides:q} {params.variant} > {log} 2>&1"
 
 
 localrules:
