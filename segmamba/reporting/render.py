@@ -16,17 +16,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from segmamba.data.registry import dataset_label
 from segmamba.io_utils import write_text_atomic
 from segmamba.reporting import paper
-from segmamba.reporting.tables import (
-    BACKGROUND_ONLY,
-    COLLAPSED,
-    MISSING,
-    OOM,
-    REFERENCE_MODEL,
-    TEXT,
-    dataset_label,
-)
+from segmamba.reporting.tables import BACKGROUND_ONLY, COLLAPSED, MISSING, OOM, REFERENCE_MODEL, TEXT
 
 #: Widest line (characters) of a Markdown table; wider tables are split.
 MARKDOWN_WIDTH = 120

@@ -3,15 +3,15 @@
 
 # ---------------------------------------------------------------------------------------------------------
 # benchmark_efficiency: peak training memory (one step, batch 2), peak inference memory (one patch)
-# and sliding-window throughput of one model at one input size on the job's device; out-of-memory is
-# recorded as "OOM", not a failure.
+# and sliding-window throughput of one model at one input size on the job's device, with the channels and
+# classes of `efficiency.dataset`; out-of-memory is recorded as "OOM", not a failure.
 # Output: results/efficiency/{model}_{size}.json.
 rule benchmark_efficiency:
     output:
         result="results/efficiency/{model}_{size}.json",
     params:
-        in_channels=config["efficiency"]["in_channels"],
-        out_channels=config["efficiency"]["out_channels"],
+        in_channels=efficiency_in_channels,
+        out_channels=efficiency_out_channels,
         repeats=SCALE["efficiency"]["repeats"],
         overrides=model_overrides_of,
     log:
@@ -56,6 +56,7 @@ rule render_table5:
     params:
         table="table5",
         reduced_scale=config["scale"] != "paper",
+        dataset=config["efficiency"]["dataset"],
     log:
         "results/logs/render_table5/table5.log",
     conda:
