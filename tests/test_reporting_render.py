@@ -191,7 +191,9 @@ def test_a_dataset_of_its_own_with_many_labels_is_split_to_fit_the_screen(tmp_pa
     for section in sections(markdown).values():
         assert [row[0] for row in section[2:]] == LABELS  # every method in every chunk, no paper rows
     assert "↳ paper" not in markdown and "SYNTHETIC" not in markdown
-    assert "Dataset mydata (nnU-Net dataset; channels CT; labels 1 label 1," in " ".join(markdown.split())
+    notes = " ".join(markdown.split())
+    assert "Dataset mydata (nnU-Net dataset; channels CT; labels 1 label 1," in notes
+    assert "Exact p-values and n are in the CSV." in notes and "Δ" not in notes  # no paper values to differ from
     ours = tidy[(tidy["method"] == "nnunet_resenc_m") & (tidy["metric"] == "dice_left_anterior_descending_artery")]
     values = metrics["nnunet_resenc_m"]["dice_left_anterior_descending_artery"]
     reference = metrics["segmamba"]["dice_left_anterior_descending_artery"]
