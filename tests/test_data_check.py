@@ -76,7 +76,11 @@ def test_check_cli_exit_codes_and_report_file(broken_brats, tmp_path, capsys):
     clean = tmp_path / "clean"
     write_synthetic_dataset("aiib", clean, cases=2, size=16)
     assert main(["check", "--dataset", "aiib2023", "--root", str(clean)]) == 0
-    assert "2 cases OK" in capsys.readouterr().out
+    assert capsys.readouterr().out.startswith("aiib2023: 2 cases OK")
+    assert main(["check", "--dataset", "aiib2023", "--name", "my_airways", "--root", str(clean)]) == 0
+    assert capsys.readouterr().out.startswith("my_airways: 2 cases OK")  # a dataset of your own, by its name
+    assert main(["check", "--dataset", "brats2023", "--name", "mybrats", "--root", str(broken_brats)]) == 1
+    assert capsys.readouterr().out.endswith(f"mybrats: {len(EXPECTED)} problem(s) in {broken_brats}\n")
 
 
 def test_empty_image_and_non_integer_labels_and_orphan_label(tmp_path):

@@ -14,9 +14,12 @@ from segmamba.cli import build_parser
 from segmamba.data.datasets import READERS, open_dataset
 from segmamba.data.registry import (
     DATASETS,
+    NAME_PATTERN,
+    PAPER_ABLATION_DATASET,
     PAPER_DATASETS,
     SYNTHETIC_KINDS,
     column_key,
+    dataset_label,
     paper_datasets,
     read_nnunet_dataset_json,
     resolve_dataset,
@@ -54,13 +57,9 @@ def test_schema_lists_the_registry_names():
     assert tuple(excluded.split("|")) == PAPER_DATASETS
     assert SCHEMA["$defs"]["own_dataset"]["properties"]["format"]["enum"] == list(DATASETS)
     assert SCHEMA["$defs"]["dataset"]["properties"]["format"]["enum"] == [*DATASETS, None]
-    assert SCHEMA["properties"]["ablation"]["properties"]["dataset"]["enum"] == list(PAPER_DATASETS)
-
-
-def test_workflow_code_names_no_dataset():
-    common = (REPO / "workflow/rules/common.smk").read_text()
-    for name in DATASETS:
-        assert f'"{name}"' not in common, f"common.smk hard-codes {name}; derive it from segmamba.data.registry"
+    for block, default in (("ablation", PAPER_ABLATION_DATASET), ("efficiency", "brats2023")):
+        dataset = SCHEMA["properties"][block]["properties"]["dataset"]
+        assert dataset["pattern"] == f"^{NAME_PATTERN}$" and dataset["default"] == default  # any configured dataset
 
 
 def test_paper_tables_and_readers():
@@ -69,14 +68,36 @@ def test_paper_tables_and_readers():
         assert definition.reader in READERS and definition.layout == definition.name
 
 
-def test_reported_metrics_agree_with_the_tables_until_they_read_the_registry():
-    from segmamba.reporting.tables import DATASET_LABELS, DATASET_METRICS
-
+def test_paper_values_are_keyed_by_the_reported_metrics():
+    """Every paper value sits under a metric the dataset's table reports (else it would silently not show)."""
     for name in PAPER_DATASETS:
-        ours = [(m.key, m.label, m.columns, m.scale) for m in DATASETS[name].reported_metrics()]
-        assert ours == [(m.key, m.label, m.columns, m.scale) for m in DATASET_METRICS[name]]
-        assert DATASETS[name].display_label == DATASET_LABELS[name]
-        assert set(DATASETS[name].metric_columns()) >= {c for m in DATASETS[name].reported_metrics() for c in m.columns}
+        definition = DATASETS[name]
+        keys = [m.key for m in definition.reported_metrics()]
+        assert set(definition.metric_columns()) >= {c for m in definition.reported_metrics() for c in m.columns}
+        for values in (definition.paper_values, definition.ablation_paper_values or {}):
+            for method, row in values.items():
+                assert list(row) == keys, (name, method)  # every metric, in the table's column order
+    # a few published numbers (the paper's Tables 2-4), so that a transcription slip shows
+    assert DATASETS["brats2023"].paper_values["segmamba"]["dice_wt"] == 93.61
+    assert DATASETS["brats2023"].paper_values["unetr"]["hd95_avg"] == 5.49
+    assert DATASETS["aiib2023"].paper_values["segmamba"]["dbr"] == 61.33
+    assert DATASETS["crc500"].paper_values["segmamba"] == {"dice": 48.02, "hd95": 30.89}
+    assert DATASETS["crc500"].ablation_paper_values["segmamba_m1"] == {"dice": 45.34, "hd95": 43.01}
+    assert PAPER_ABLATION_DATASET == "crc500"
+
+
+def test_reporting_and_workflow_rules_name_no_dataset():
+    """The tables, figures and rules take dataset names, labels and paper values from the registry."""
+    files = [*(REPO / "segmamba/reporting").glob("*.py"), *(REPO / "workflow/rules").glob("*.smk")]
+    for path in files:
+        text = path.read_text()
+        for name in DATASETS:
+            assert f'"{name}"' not in text, f"{path.name} hard-codes {name}; derive it from segmamba.data.registry"
+
+
+def test_display_labels():
+    assert [dataset_label(name) for name in PAPER_DATASETS] == ["BraTS2023", "AIIB2023", "CRC-500"]
+    assert dataset_label("my_liver") == "my_liver"  # a dataset of your own is shown under its own name
 
 
 # ----------------------------------------------------------------------------------- nnU-Net datasets
@@ -147,6 +168,8 @@ def test_bad_label_names_and_regions_name_the_file(tmp_path, labels, regions, me
         ("mine", {"format": "nnunet"}, "needs a root"),
         ("mine", {"format": "crc500", "root": ".", "regions": {"a": [1]}}, "regions apply to nnunet datasets only"),
         ("Mine", {"format": "nnunet", "root": "."}, "must match"),
+        ("table2", {"format": "nnunet", "root": "."}, "names a results folder or a paper table"),
+        ("figures", {"format": "nnunet", "root": "."}, "names a results folder or a paper table"),
     ],
 )
 def test_resolve_rejects_bad_entries_naming_the_key(name, entry, message):
@@ -161,6 +184,9 @@ def test_resolve_names_a_missing_root_or_dataset_json(tmp_path):
         resolve_dataset("mine", {"format": "nnunet", "root": str(tmp_path)})
     own_brats = resolve_dataset("mybrats", {"format": "brats2023", "root": str(tmp_path)})
     assert own_brats.layout == "brats2023" and own_brats.synthetic_kind is None and own_brats.paper_table is None
+    assert own_brats.paper_values is None and own_brats.ablation_paper_values is None  # no paper numbers
+    own_crc = resolve_dataset("mycrc", {"format": "crc500", "root": str(tmp_path)})
+    assert own_crc.paper_values is own_crc.ablation_paper_values is own_crc.paper_note is None
     assert own_brats.metric_columns() == DATASETS["brats2023"].metric_columns()
 
 

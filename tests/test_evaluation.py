@@ -463,7 +463,7 @@ def test_cli_nnunet_dataset_scores_every_label_by_its_name(nnunet_folders, tmp_p
     root, pred_dir, gt_dir, cases = nnunet_folders
     out = tmp_path / "m.csv"
     argv = ["evaluate", "--dataset", "nnunet", "--root", str(root), "--pred-dir", str(pred_dir)]
-    argv += ["--gt-dir", str(gt_dir)]
+    argv += ["--gt-dir", str(gt_dir), "--name", "kidneys"]
     assert main([*argv, "--out", str(out)]) == 0
     rows = list(csv.DictReader(open(out, newline="")))
     assert list(rows[0]) == ["case", "dice_left_kidney", "dice_tumour", "dice_mean", "hd95_left_kidney",
@@ -481,6 +481,7 @@ def test_cli_nnunet_dataset_scores_every_label_by_its_name(nnunet_folders, tmp_p
     assert (float(rows[1]["dice_tumour"]), float(rows[1]["hd95_tumour"])) == (0.0, 50.0)
 
     summary = json.loads((tmp_path / "m.summary.json").read_text())
+    assert summary["dataset"] == "kidneys"  # the dataset's own name, not its layout's
     assert summary["key_names"] == {"1": "Left Kidney", "2": "Tumour"} and list(summary["mean"]) == ["1", "2"]
     for entry, row in zip(summary["metric_per_case"], rows, strict=True):
         assert entry["prediction_file"] == str(pred_dir / f"{row['case']}.nii.gz")
@@ -506,6 +507,7 @@ def test_nnunet_regions_become_tuple_keys_and_need_a_root(nnunet_folders, tmp_pa
     root, pred_dir, gt_dir, cases = nnunet_folders
     summary = run_evaluation("nnunet", pred_dir, gt_dir, tmp_path / "r.csv", root=root, regions={"kidney": [1, 2]})
     assert list(summary["mean"]) == ["(1, 2)"] and summary["key_names"] == {"(1, 2)": "kidney"}
+    assert summary["dataset"] == "nnunet"  # no --name: the layout's name
     assert nnunet_key_to_labels("(1, 2)") == (1, 2)
     rows = list(csv.DictReader(open(tmp_path / "r.csv", newline="")))
     assert list(rows[0]) == ["case", "dice_kidney", "dice_mean", "hd95_kidney", "hd95_mean"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -62,3 +63,23 @@ def test_training_curves_and_efficiency_chart_write_png(tmp_path):
 @pytest.mark.parametrize(("names", "index"), [(("t2w", "t2f", "t1n", "t1c"), 1), (("CT",), 0), (("a", "b"), 0)])
 def test_figure4_shows_flair_for_brats_and_the_only_channel_otherwise(names, index):
     assert build.choose_channel(names) == index
+
+
+@pytest.mark.parametrize(("name", "layout", "title"), [("mycrc", "crc500", "mycrc"), ("crc500", "crc500", "CRC-500")])
+def test_figure4_is_titled_with_the_datasets_name_and_read_with_its_layout(tmp_path, monkeypatch, name, layout, title):
+    """A dataset of your own in a paper layout is read with that layout's reader but shown under its own name."""
+    from segmamba.data.synth import write_synthetic_dataset
+
+    root = tmp_path / "raw"
+    cases = write_synthetic_dataset("crc", root, cases=2, size=16, seed=0)
+    (tmp_path / "split.json").write_text(json.dumps({"train": [], "val": [], "test": cases}))
+    shown = {}
+
+    def capture(image, ground_truth, predictions, out_path, title, **options):
+        shown.update(title=title, predictions=list(predictions), shape=image.shape)
+
+    monkeypatch.setattr(figures, "plot_visual_comparison", capture)
+    labels = str(root / "labelsTr")  # the ground truth itself as the "prediction"
+    build.make_figure4(name, layout, str(root), str(tmp_path / "split.json"), labels, {"segmamba": labels}, "f.png")
+    assert shown["title"].startswith(f"{title}: case CRC_00") and shown["title"].endswith(", CT")
+    assert shown["predictions"] == ["SegMamba"] and shown["shape"] == (16, 16, 16)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
+from segmamba.data.registry import resolve_dataset
 from segmamba.reporting import build, render, tables
 
 SCREEN = 120  # characters: the widest Markdown line allowed
@@ -48,7 +51,7 @@ def table2(tmp_path_factory):
             path = folder / f"{dataset}_{method}.csv"
             pd.DataFrame({"case": CASES, **metric_columns}).to_csv(path, index=False)
             layout[dataset][method] = str(path)
-    build.make_table2(layout, {"brats2023": True, "aiib2023": True}, str(folder / "table2"))
+    build.make_paper_table("table2", layout, {"brats2023": True, "aiib2023": True}, str(folder / "table2"))
     return values, (folder / "table2.md").read_text(), (folder / "table2.tex").read_text(), folder / "table2.csv"
 
 
@@ -150,27 +153,66 @@ def test_latex_keeps_the_papers_one_table_layout(table2):
     assert rf"\quad\textit{{paper}} & {segmamba_paper} \\" in latex
 
 
-def test_a_dataset_of_its_own_gets_a_table_from_its_metric_list(tmp_path, monkeypatch):
-    """A dataset the paper does not have, with twelve labels: our numbers only, chunked to fit the screen."""
-    labels = [f"label{i}" for i in range(1, 13)]
-    specs = [tables.MetricSpec(f"dice_{n}", f"{n} Dice (%)", (f"dice_{n}",), 100.0, "Dice (%)") for n in labels]
-    monkeypatch.setitem(tables.DATASET_METRICS, "mydata", specs)
-    monkeypatch.setitem(tables.DATASET_LABELS, "mydata", "My data")
-    rng = np.random.default_rng(5)
-    metrics = {
-        model: pd.DataFrame({f"dice_{n}": rng.uniform(0.2, 0.9, N) for n in labels}, index=CASES)
-        for model in ("segmamba", "nnunet_resenc_m")
+def own_dataset(tmp_path, label_names: list[str], regions=None):
+    """The registry definition of a dataset of your own with these foreground labels (dataset.json only)."""
+    labels = {"background": 0, **{name: value for value, name in enumerate(label_names, start=1)}}
+    meta = {"channel_names": {"0": "CT"}, "labels": labels, "file_ending": ".nii.gz"}
+    (tmp_path / "dataset.json").write_text(json.dumps(meta))
+    return resolve_dataset("mydata", {"format": "nnunet", "root": str(tmp_path), "regions": regions})
+
+
+def own_metrics(definition, methods, rng) -> dict[str, pd.DataFrame]:
+    """Per-case metrics of ``methods`` in the dataset's CSV columns (Dice fractions, HD95 in mm)."""
+    return {
+        method: pd.DataFrame(
+            {
+                c: rng.uniform(0.2, 0.9, N) if c.startswith("dice") else rng.uniform(1, 373.13, N)
+                for c in definition.metric_columns()
+            },
+            index=CASES,
+        )
+        for method in methods
     }
-    tidy = tables.build_accuracy_table("mydata", ["mydata"], {"mydata": metrics}, {"mydata": False})
-    markdown = render.render_markdown(tidy, "My data", render.accuracy_notes(tidy))
+
+
+def test_a_dataset_of_its_own_with_many_labels_is_split_to_fit_the_screen(tmp_path):
+    """Twelve labels, some with long names, eight methods: our numbers only, in chunks no wider than the screen."""
+    names = [f"label {i}" for i in range(1, 10)] + ["Left Anterior Descending Artery", "Inferior Vena Cava", "Aorta"]
+    definition = own_dataset(tmp_path, names)
+    metrics = own_metrics(definition, METHODS, np.random.default_rng(5))
+    tidy = tables.build_dataset_table(definition, metrics, synthetic=False)
+    markdown = render.render_markdown(tidy, "mydata", render.accuracy_notes(tidy, [build.dataset_note(definition)]))
     assert max(len(line) for line in markdown.splitlines()) <= SCREEN
     headings = [line[3:] for line in markdown.splitlines() if line.startswith("## ")]
-    assert len(headings) >= 2 and all(h.startswith("My data: Dice (%) (") for h in headings)
+    assert len(headings) >= 4 and all(h.startswith(("mydata: Dice (%) (", "mydata: HD95 (mm) (")) for h in headings)
     header_cells = [c.strip() for line in markdown.splitlines() if line.startswith("| Method") for c in line.split("|")]
-    assert [c for c in header_cells if c.endswith("Dice (%)")] == [f"{n} Dice (%)" for n in labels]  # all, in order
+    expected = [f"{n} {metric}" for metric in ("Dice (%)", "HD95 (mm)") for n in [*names, "Mean"]]
+    assert [c for c in header_cells if c.endswith(("Dice (%)", "HD95 (mm)"))] == expected  # all, in order
+    for section in sections(markdown).values():
+        assert [row[0] for row in section[2:]] == LABELS  # every method in every chunk, no paper rows
     assert "↳ paper" not in markdown and "SYNTHETIC" not in markdown
-    ours = tidy[(tidy["method"] == "nnunet_resenc_m") & (tidy["metric"] == "dice_label7")].iloc[0]
-    values, reference = metrics["nnunet_resenc_m"]["dice_label7"], metrics["segmamba"]["dice_label7"]
-    assert ours["mean"] == pytest.approx(100 * values.mean()) and ours["std"] == pytest.approx(100 * values.std(ddof=1))
-    assert ours["p_value"] == pytest.approx(wilcoxon(values, reference).pvalue)
-    assert list(dict.fromkeys(tidy["row"])) == ["SegMamba", "nnU-Net ResEnc M"]
+    notes = " ".join(markdown.split())
+    assert "Dataset mydata (nnU-Net dataset; channels CT; labels 1 label 1," in notes
+    assert "Exact p-values and n are in the CSV." in notes and "Δ" not in notes  # no paper values to differ from
+    ours = tidy[(tidy["method"] == "nnunet_resenc_m") & (tidy["metric"] == "dice_left_anterior_descending_artery")]
+    values = metrics["nnunet_resenc_m"]["dice_left_anterior_descending_artery"]
+    reference = metrics["segmamba"]["dice_left_anterior_descending_artery"]
+    assert ours["mean"].item() == pytest.approx(100 * values.mean())
+    assert ours["std"].item() == pytest.approx(100 * values.std(ddof=1))
+    assert ours["p_value"].item() == pytest.approx(wilcoxon(values, reference).pvalue)
+    assert tidy["paper"].isna().all() and set(tidy["table"]) == {"mydata"} and set(tidy["dataset"]) == {"mydata"}
+
+
+def test_a_dataset_of_its_own_that_fits_is_one_table(tmp_path):
+    definition = own_dataset(tmp_path, ["Edema", "Necrosis", "Enhancing"], regions={"core": [2, 3]})
+    metrics = own_metrics(definition, ["segmamba", "uxnet"], np.random.default_rng(6))
+    markdown = render.render_markdown(tables.build_dataset_table(definition, metrics, False), "mydata", [])
+    assert "## " not in markdown and max(len(line) for line in markdown.splitlines()) <= SCREEN
+    header = next(line for line in markdown.splitlines() if line.startswith("| Method"))
+    assert [c.strip() for c in header.strip("|").split("|")] == [
+        "Method",
+        "core Dice (%)",
+        "core HD95 (mm)",
+        "Mean Dice (%)",
+        "Mean HD95 (mm)",
+    ]

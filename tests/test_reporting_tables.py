@@ -36,6 +36,12 @@ def crc_layout(tmp_path):
     }
 
 
+def make_table3(layout: dict, synthetic: bool, prefix: str, outcome_files: dict | None = None) -> None:
+    """Table 3 from ``{model: CRC-500 metrics CSV}`` (the workflow passes ``{dataset: ...}`` for every table)."""
+    outcomes = {"crc500": outcome_files} if outcome_files else None
+    build.make_paper_table("table3", {"crc500": layout}, {"crc500": synthetic}, prefix, outcomes)
+
+
 def cell(tidy: pd.DataFrame, method: str, metric: str) -> dict:
     """The single tidy row of one method and metric."""
     rows = tidy[(tidy["method"] == method) & (tidy["metric"] == metric)]
@@ -55,7 +61,7 @@ def row_cells(markdown: str, label: str) -> list[list[str]]:
 
 
 def test_table3_values_pvalues_and_paper_columns(tmp_path, crc_layout):
-    build.make_table3(crc_layout, synthetic=True, prefix=str(tmp_path / "table3"))
+    make_table3(crc_layout, synthetic=True, prefix=str(tmp_path / "table3"))
     tidy = pd.read_csv(tmp_path / "table3.csv")
     required = "table dataset row column method metric size n mean std status paper diff p_value".split()
     assert list(tidy.columns[: len(required)]) == required  # the columns the issue asks for, in its order
@@ -94,12 +100,12 @@ def test_table3_values_pvalues_and_paper_columns(tmp_path, crc_layout):
 
 
 def test_real_data_tables_carry_no_synthetic_warning(tmp_path, crc_layout):
-    build.make_table3(crc_layout, synthetic=False, prefix=str(tmp_path / "table3"))
+    make_table3(crc_layout, synthetic=False, prefix=str(tmp_path / "table3"))
     assert "SYNTHETIC" not in (tmp_path / "table3.md").read_text()
 
 
 def test_synthetic_note_says_what_the_numbers_are(tmp_path, crc_layout):
-    build.make_table3(crc_layout, synthetic=True, prefix=str(tmp_path / "table3"))
+    make_table3(crc_layout, synthetic=True, prefix=str(tmp_path / "table3"))
     markdown = " ".join((tmp_path / "table3.md").read_text().split())
     assert "runs and learns" not in markdown
     assert "COMPUTED ON SYNTHETIC DATA (CRC-500)" in markdown and "do not rank the methods" in markdown
@@ -114,7 +120,7 @@ def test_table2_average_is_the_per_case_mean_of_the_three_regions(tmp_path):
         columns |= {f"hd95_{r}": rng.uniform(1.0, 9.0, 6) for r in ("wt", "tc", "et")}
         region_values[model] = columns
         layout[model] = write_csv(tmp_path / f"brats_{model}.csv", columns)
-    build.make_table2({"brats2023": layout}, {"brats2023": True}, str(tmp_path / "table2"))
+    build.make_paper_table("table2", {"brats2023": layout}, {"brats2023": True}, str(tmp_path / "table2"))
     tidy = pd.read_csv(tmp_path / "table2.csv")
 
     unetr, ours = region_values["unetr"], region_values["segmamba"]
@@ -135,7 +141,7 @@ def test_wilcoxon_pairs_cases_by_id_not_by_row_order(tmp_path):
     reference = write_csv(tmp_path / "ref.csv", {"dice": SEGMAMBA_DICE, "hd95": SEGMAMBA_HD95})
     shuffled = pd.DataFrame({"case": CASES[::-1], "dice": UXNET_DICE[::-1], "hd95": UXNET_HD95[::-1]})
     shuffled.to_csv(tmp_path / "ux.csv", index=False)
-    build.make_table3({"segmamba": reference, "uxnet": str(tmp_path / "ux.csv")}, True, str(tmp_path / "t3"))
+    make_table3({"segmamba": reference, "uxnet": str(tmp_path / "ux.csv")}, True, str(tmp_path / "t3"))
     tidy = pd.read_csv(tmp_path / "t3.csv")
     assert cell(tidy, "uxnet", "dice")["p_value"] == pytest.approx(wilcoxon(UXNET_DICE, SEGMAMBA_DICE).pvalue, rel=1e-4)
 
@@ -159,6 +165,36 @@ def test_table4_on_another_dataset_has_no_paper_values(tmp_path):
     tidy = pd.read_csv(tmp_path / "table4.csv")
     assert tidy[tidy["status"] != "text"]["paper"].isna().all()
     assert "↳ paper" not in (tmp_path / "table4.md").read_text()
+
+
+def test_table4_on_a_dataset_of_your_own_reports_its_labels(tmp_path):
+    """The ablation pointed at a dataset of your own: its Dice/HD95 per label and mean, no paper values."""
+    meta = {"channel_names": {"0": "T1"}, "labels": {"background": 0, "Grey Matter": 1, "white": 2}}
+    (tmp_path / "dataset.json").write_text(json.dumps(meta))
+    entry = {"activate": False, "format": "nnunet", "root": str(tmp_path)}
+    columns = ["dice_grey_matter", "dice_white", "dice_mean", "hd95_grey_matter", "hd95_white", "hd95_mean"]
+    rng = np.random.default_rng(2)
+    per_model = {m: {c: rng.uniform(0.3, 0.9, 6) for c in columns} for m in ("segmamba", "segmamba_m2")}
+    layout = {m: write_csv(tmp_path / f"{m}.csv", values) for m, values in per_model.items()}
+    build.make_table4(layout, "brain", False, str(tmp_path / "table4"), entry=entry)
+    tidy = pd.read_csv(tmp_path / "table4.csv")
+    measured = tidy[tidy["status"] != "text"]
+    assert list(dict.fromkeys(measured["metric"])) == [
+        "dice_grey_matter",
+        "hd95_grey_matter",
+        "dice_white",
+        "hd95_white",
+        "dice_mean",
+        "hd95_mean",
+    ]
+    assert measured["paper"].isna().all() and set(tidy["dataset"]) == {"brain"}
+    m2 = cell(tidy, "segmamba_m2", "dice_white")
+    assert m2["mean"] == pytest.approx(100 * per_model["segmamba_m2"]["dice_white"].mean())
+    white = per_model["segmamba_m2"]["dice_white"], per_model["segmamba"]["dice_white"]
+    assert m2["p_value"] == pytest.approx(wilcoxon(*white).pvalue)
+    markdown = " ".join((tmp_path / "table4.md").read_text().split())
+    assert "Dataset: brain (the paper's ablation uses CRC-500; no paper values)." in markdown
+    assert row_cells((tmp_path / "table4.md").read_text(), "M1")[0][1:4] == ["", "", ""]  # M1 not run: no modules
 
 
 def write_json(path, content) -> str:
@@ -190,7 +226,7 @@ def test_collapsed_and_all_background_trainings_are_marked_not_printed_as_zero(t
         # a summary written before collapse detection existed says nothing
         "swinunetr": {"train_summary": write_json(tmp_path / "old.json", {"model": "swinunetr"})},
     }
-    build.make_table3(layout, True, str(tmp_path / "table3"), outcome_files)
+    make_table3(layout, True, str(tmp_path / "table3"), outcome_files)
     tidy = pd.read_csv(tmp_path / "table3.csv", keep_default_na=False, na_values=[""])
 
     ux = cell(tidy, "uxnet", "dice")
@@ -319,6 +355,13 @@ def efficiency_results(tmp_path):
     ]
 
 
+def test_table5_names_the_dataset_whose_shape_the_inputs_have(tmp_path):
+    paths = [efficiency_json(tmp_path, "segmamba", 32, 10.0, 5.0, 2.0, in_channels=2, out_channels=4)]
+    build.make_table5(paths, reduced_scale=True, prefix=str(tmp_path / "table5"), dataset="tiny_lesions")
+    markdown = " ".join((tmp_path / "table5.md").read_text().split())
+    assert "Inputs: random volumes shaped like tiny_lesions (2 input channel(s), 4 output classes)." in markdown
+
+
 def test_table5_columns_rows_and_paper_values(tmp_path, efficiency_results):
     build.make_table5(efficiency_results, reduced_scale=False, prefix=str(tmp_path / "table5"))
     tidy = pd.read_csv(tmp_path / "table5.csv", keep_default_na=False, na_values=[""])
@@ -391,7 +434,7 @@ def test_efficiency_chart_labels_variants(tmp_path, efficiency_results):
 def test_missing_metric_column_is_an_input_error(tmp_path):
     path = write_csv(tmp_path / "bad.csv", {"dice": SEGMAMBA_DICE})
     with pytest.raises(InputError, match="hd95"):
-        build.make_table3({"segmamba": path}, True, str(tmp_path / "t"))
+        make_table3({"segmamba": path}, True, str(tmp_path / "t"))
 
 
 def test_csv_without_case_column_is_an_input_error(tmp_path):
@@ -412,6 +455,6 @@ def test_efficiency_json_without_quantities_is_an_input_error(tmp_path):
         tables.read_efficiency(path)
 
 
-def test_dataset_without_metric_list_is_an_input_error():
-    with pytest.raises(InputError, match="mydata"):
-        tables.dataset_metrics("mydata")
+def test_a_table_no_registered_dataset_belongs_to_is_an_input_error():
+    with pytest.raises(InputError, match="table9"):
+        tables.build_paper_table("table9", {}, {})

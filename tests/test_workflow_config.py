@@ -106,6 +106,15 @@ def test_dry_run_names_a_missing_root_or_dataset_json(tmp_path, missing):
 
 
 @pytest.mark.slow
+def test_dry_run_names_an_unconfigured_efficiency_dataset(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({"efficiency": {"activate": True, "dataset": "nowhere"}}))
+    result = run_snakemake(workdir, "-n", "--configfile", str(tmp_path / "c.yaml"))
+    assert result.returncode != 0
+    assert "config: efficiency.dataset 'nowhere' is not listed under datasets" in result.stdout + result.stderr
+
+
+@pytest.mark.slow
 def test_snakemake_reports_an_unknown_key_clearly(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     (tmp_path / "typo.yaml").write_text("efficency: {activate: false}\n")

@@ -92,6 +92,7 @@ def expected_job_counts(config: dict) -> dict[str, int]:
         "render_training_curves": len(trained),
         "render_table2": int(any(d in active for d in ("brats2023", "aiib2023"))),
         "render_table3": int("crc500" in active),
+        "render_dataset_table": sum(d not in ("brats2023", "aiib2023", "crc500") for d in active),  # your own
         "render_table4": int(ablation["activate"]),
         "all": 1,
     }

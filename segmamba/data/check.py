@@ -47,10 +47,13 @@ def _check_one(dataset: Dataset, case_id: str) -> tuple[list[str], tuple | None,
     return problems, tuple(int(s) for s in case.image.shape[1:]), tuple(float(s) for s in case.spacing), values
 
 
-def check_dataset(dataset: Dataset, workers: int = 1) -> CheckReport:
-    """Read every case of ``dataset`` and collect all problems (nothing is raised for bad cases)."""
+def check_dataset(dataset: Dataset, workers: int = 1, name: str | None = None) -> CheckReport:
+    """Read every case of ``dataset`` and collect all problems (nothing is raised for bad cases).
+
+    ``name``: the dataset's own name in the report (default: its reader's, e.g. ``nnunet``).
+    """
     case_ids = dataset.case_ids()
-    report = CheckReport(dataset.info.name, len(case_ids), problems=dataset.layout_problems())
+    report = CheckReport(name or dataset.info.name, len(case_ids), problems=dataset.layout_problems())
     for problems, shape, spacing, values in map_cases(partial(_check_one, dataset), case_ids, workers, "check"):
         report.problems += problems
         if shape is not None:

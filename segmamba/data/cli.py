@@ -13,6 +13,9 @@ REGIONS_HELP = (
 )
 
 
+NAME_HELP = "the dataset's own name, shown in the output (default: the --dataset layout's name)"
+
+
 def _add_dataset_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, choices=tuple(DATASETS), help="dataset layout")
     parser.add_argument("--root", required=True, help="raw dataset folder")
@@ -40,6 +43,7 @@ def register(subparsers) -> None:
                     "between channels and label, NaN/Inf, unexpected label values, empty case) as one line naming "
                     "the case and the file. Exit 0 with a summary when clean, 1 otherwise.")
     _add_dataset_args(check)
+    check.add_argument("--name", help=NAME_HELP)
     check.add_argument("--out", help="also write the report to this file (atomically)")
     check.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     check.set_defaults(func=_check)
@@ -99,12 +103,12 @@ def _check(args) -> int:
     from segmamba.data.datasets import open_dataset
     from segmamba.io_utils import write_text_atomic
 
-    report = check_dataset(open_dataset(args.dataset, args.root), workers=args.workers)
+    report = check_dataset(open_dataset(args.dataset, args.root), workers=args.workers, name=args.name)
     if report.ok:
         text = report.summary() + "\n"
     else:
         text = "".join(line + "\n" for line in report.problems)
-        text += f"{args.dataset}: {len(report.problems)} problem(s) in {args.root}\n"
+        text += f"{report.dataset}: {len(report.problems)} problem(s) in {args.root}\n"
     sys.stdout.write(text)
     if args.out:
         write_text_atomic(args.out, text)

@@ -3,9 +3,9 @@
 A :class:`DatasetDefinition` names a dataset's reader (a class of :mod:`segmamba.data.datasets`), its
 synthetic stand-in (a ``segmamba synth`` kind), its channels, labels and evaluation regions
 (:class:`DatasetInfo`), how it is evaluated (Dice/HD95 per region, or the AIIB airway metrics), the metrics
-its tables report and the paper table holding the published numbers. The command lines' ``--dataset``
-choices, the workflow's constants (``workflow/rules/common.smk``) and the config schema's dataset names are
-derived from :data:`DATASETS`.
+its tables report, its display label and the numbers the SegMamba paper publishes for it. The command lines'
+``--dataset`` choices, the workflow's constants (``workflow/rules/common.smk``), the config schema's dataset
+names and the tables (``segmamba.reporting``) are derived from :data:`DATASETS`.
 
 Any nnU-Net v2 raw dataset is a dataset too: the ``nnunet`` definition has no fixed channels or labels;
 :func:`read_nnunet_dataset_json` reads them from the dataset's ``dataset.json`` and :func:`resolve_dataset`
@@ -84,6 +84,14 @@ class DatasetInfo:
         )
 
 
+#: Column groups of the tables (a Markdown table too wide for the screen is split by them).
+DICE_GROUP, HD95_GROUP = "Dice (%)", "HD95 (mm)"
+
+#: Names a dataset may not have: the folders under results/ and the paper tables' names (results/tables/).
+RESERVED_NAMES = ("data", "efficiency", "tables", "figures", "logs", "benchmarks")
+RESERVED_NAMES += ("table2", "table3", "table4", "table5")
+
+
 @dataclass(frozen=True)
 class ReportedMetric:
     """One metric a dataset's tables report.
@@ -93,12 +101,19 @@ class ReportedMetric:
         label: column heading, e.g. ``"WT Dice (%)"``.
         columns: metrics-CSV columns whose per-case mean is the value (one column, or several for "Avg").
         scale: factor applied to the value (100 turns fractions into percent).
+        group: the column group a wide table is split by, e.g. ``"Dice (%)"``.
     """
 
     key: str
     label: str
     columns: tuple[str, ...]
     scale: float = 1.0
+    group: str = ""
+
+
+#: The paper's numbers of one dataset: {method (model registry name): {metric key: value}}, in the paper's
+#: row order; None marks a cell the paper leaves empty or that is not known.
+PaperValues = dict[str, dict[str, float | None]]
 
 
 @dataclass(frozen=True)
@@ -119,7 +134,12 @@ class DatasetDefinition:
         bare_columns: the single region is scored into plain ``dice`` / ``hd95`` columns (CRC-500).
         mean_columns: add the per-case means over regions, ``dice_mean`` and ``hd95_mean``.
         reported: the tables' metrics; None derives them from the evaluation columns.
-        paper_table: key of the paper's published numbers (``segmamba.reporting.paper``); None: not in the paper.
+        paper_table: the paper table reporting this dataset (``"table2"``, ``"table3"``, the name of its output
+            ``results/tables/<paper_table>.*``); None: not in the paper (the dataset gets a table of its own,
+            ``results/tables/<name>.*``).
+        paper_values: the paper's numbers in that table (Dice and IoU-like metrics in percent, HD95 in mm).
+        paper_note: why some of the paper's cells are empty (printed under the table).
+        ablation_paper_values: the paper's module ablation (Table 4) on this dataset, same shape.
     """
 
     name: str
@@ -135,6 +155,9 @@ class DatasetDefinition:
     mean_columns: bool = False
     reported: tuple[ReportedMetric, ...] | None = None
     paper_table: str | None = None
+    paper_values: PaperValues | None = None
+    paper_note: str | None = None
+    ablation_paper_values: PaperValues | None = None
 
     def require_info(self) -> DatasetInfo:
         """The dataset's info; a definition still waiting for its dataset.json raises InputError."""
@@ -168,8 +191,8 @@ class DatasetDefinition:
             names[MEAN_SUFFIX] = "Mean"
         metrics = []
         for suffix, name in names.items():
-            metrics.append(ReportedMetric(f"dice_{suffix}", f"{name} Dice (%)", (f"dice_{suffix}",), 100.0))
-            metrics.append(ReportedMetric(f"hd95_{suffix}", f"{name} HD95 (mm)", (f"hd95_{suffix}",)))
+            metrics.append(ReportedMetric(f"dice_{suffix}", f"{name} Dice (%)", (f"dice_{suffix}",), 100.0, DICE_GROUP))
+            metrics.append(ReportedMetric(f"hd95_{suffix}", f"{name} HD95 (mm)", (f"hd95_{suffix}",), 1.0, HD95_GROUP))
         return tuple(metrics)
 
 
@@ -181,6 +204,12 @@ def label_regions(label_names: dict[int, str]) -> dict[str, list[int]]:
 def column_key(name: str) -> str:
     """A label or region name as metric-column suffix: lower case, runs of other characters as ``_``."""
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def _brats_row(*values: float) -> dict[str, float]:
+    """One method's BraTS2023 numbers in Table 2's column order (WT, TC, ET, Avg; Dice then HD95 each)."""
+    keys = ("dice_wt", "hd95_wt", "dice_tc", "hd95_tc", "dice_et", "hd95_et", "dice_avg", "hd95_avg")
+    return dict(zip(keys, values, strict=True))
 
 
 BRATS2023 = DatasetDefinition(
@@ -200,16 +229,26 @@ BRATS2023 = DatasetDefinition(
     synthetic_kind="brats",
     target_spacing=(1.0, 1.0, 1.0),
     reported=(
-        ReportedMetric("dice_wt", "WT Dice (%)", ("dice_wt",), 100.0),
-        ReportedMetric("hd95_wt", "WT HD95 (mm)", ("hd95_wt",)),
-        ReportedMetric("dice_tc", "TC Dice (%)", ("dice_tc",), 100.0),
-        ReportedMetric("hd95_tc", "TC HD95 (mm)", ("hd95_tc",)),
-        ReportedMetric("dice_et", "ET Dice (%)", ("dice_et",), 100.0),
-        ReportedMetric("hd95_et", "ET HD95 (mm)", ("hd95_et",)),
-        ReportedMetric("dice_avg", "Avg Dice (%)", ("dice_wt", "dice_tc", "dice_et"), 100.0),
-        ReportedMetric("hd95_avg", "Avg HD95 (mm)", ("hd95_wt", "hd95_tc", "hd95_et")),
+        ReportedMetric("dice_wt", "WT Dice (%)", ("dice_wt",), 100.0, DICE_GROUP),
+        ReportedMetric("hd95_wt", "WT HD95 (mm)", ("hd95_wt",), 1.0, HD95_GROUP),
+        ReportedMetric("dice_tc", "TC Dice (%)", ("dice_tc",), 100.0, DICE_GROUP),
+        ReportedMetric("hd95_tc", "TC HD95 (mm)", ("hd95_tc",), 1.0, HD95_GROUP),
+        ReportedMetric("dice_et", "ET Dice (%)", ("dice_et",), 100.0, DICE_GROUP),
+        ReportedMetric("hd95_et", "ET HD95 (mm)", ("hd95_et",), 1.0, HD95_GROUP),
+        ReportedMetric("dice_avg", "Avg Dice (%)", ("dice_wt", "dice_tc", "dice_et"), 100.0, DICE_GROUP),
+        ReportedMetric("hd95_avg", "Avg HD95 (mm)", ("hd95_wt", "hd95_tc", "hd95_et"), 1.0, HD95_GROUP),
     ),
     paper_table="table2",
+    # Paper Table 2 (BraTS2023 columns), transcribed from the paper.
+    paper_values={
+        "segresnet": _brats_row(92.02, 4.07, 89.10, 4.08, 83.66, 3.88, 88.26, 4.01),
+        "uxnet": _brats_row(93.13, 4.56, 90.03, 5.68, 85.91, 4.19, 89.69, 4.81),
+        "mednext": _brats_row(92.41, 4.98, 87.75, 4.67, 83.96, 4.51, 88.04, 4.72),
+        "unetr": _brats_row(92.19, 6.17, 86.39, 5.29, 84.48, 5.03, 87.68, 5.49),
+        "swinunetr": _brats_row(92.71, 5.22, 87.79, 4.42, 84.21, 4.48, 88.23, 4.70),
+        "swinunetr_v2": _brats_row(93.35, 5.01, 89.65, 4.41, 85.17, 4.41, 89.39, 4.51),
+        "segmamba": _brats_row(93.61, 3.37, 92.65, 3.85, 87.71, 3.48, 91.32, 3.56),
+    },
 )
 
 AIIB2023 = DatasetDefinition(
@@ -228,11 +267,21 @@ AIIB2023 = DatasetDefinition(
     ),
     synthetic_kind="aiib",
     reported=(
-        ReportedMetric("iou", "Airway IoU (%)", ("iou",), 100.0),
-        ReportedMetric("dlr", "Airway DLR (%)", ("dlr",), 100.0),
-        ReportedMetric("dbr", "Airway DBR (%)", ("dbr",), 100.0),
+        ReportedMetric("iou", "Airway IoU (%)", ("iou",), 100.0, "Airway (%)"),
+        ReportedMetric("dlr", "Airway DLR (%)", ("dlr",), 100.0, "Airway (%)"),
+        ReportedMetric("dbr", "Airway DBR (%)", ("dbr",), 100.0, "Airway (%)"),
     ),
     paper_table="table2",
+    # Paper Table 2 (AIIB2023 columns), transcribed from the paper.
+    paper_values={
+        "segresnet": {"iou": 87.49, "dlr": 65.07, "dbr": 53.91},
+        "uxnet": {"iou": 87.55, "dlr": 65.56, "dbr": 54.04},
+        "mednext": {"iou": 85.81, "dlr": 57.43, "dbr": 47.34},
+        "unetr": {"iou": 83.22, "dlr": 48.03, "dbr": 38.73},
+        "swinunetr": {"iou": 87.11, "dlr": 63.31, "dbr": 52.15},
+        "swinunetr_v2": {"iou": 87.51, "dlr": 64.68, "dbr": 53.19},
+        "segmamba": {"iou": 88.59, "dlr": 70.21, "dbr": 61.33},
+    },
 )
 
 CRC500 = DatasetDefinition(
@@ -252,10 +301,34 @@ CRC500 = DatasetDefinition(
     synthetic_kind="crc",
     bare_columns=True,
     reported=(
-        ReportedMetric("dice", "Dice (%)", ("dice",), 100.0),
-        ReportedMetric("hd95", "HD95 (mm)", ("hd95",)),
+        ReportedMetric("dice", "Dice (%)", ("dice",), 100.0, DICE_GROUP),
+        ReportedMetric("hd95", "HD95 (mm)", ("hd95",), 1.0, HD95_GROUP),
     ),
     paper_table="table3",
+    # Paper Table 3 was lost in the text extraction. Only two of its rows are known from elsewhere in the paper:
+    # SegMamba's (stated in the text) and UX-Net's (its row in the CRC-500 ablation, Table 4). Every other cell
+    # is left empty (None) rather than guessed.
+    paper_values={
+        "segresnet": {"dice": None, "hd95": None},
+        "uxnet": {"dice": 45.73, "hd95": 49.73},
+        "mednext": {"dice": None, "hd95": None},
+        "unetr": {"dice": None, "hd95": None},
+        "swinunetr": {"dice": None, "hd95": None},
+        "swinunetr_v2": {"dice": None, "hd95": None},
+        "segmamba": {"dice": 48.02, "hd95": 30.89},
+    },
+    paper_note=(
+        "Of the paper's Table 3 only two rows are known here: UX-Net (its row in the paper's CRC-500 ablation, "
+        "Table 4) and SegMamba (quoted in the paper's text); the other methods have no paper row."
+    ),
+    # Paper Table 4: the module ablation on CRC-500, transcribed from the paper.
+    ablation_paper_values={
+        "uxnet": {"dice": 45.73, "hd95": 49.73},
+        "segmamba_m1": {"dice": 45.34, "hd95": 43.01},
+        "segmamba_m2": {"dice": 46.65, "hd95": 37.01},
+        "segmamba_m3": {"dice": 47.22, "hd95": 33.32},
+        "segmamba": {"dice": 48.02, "hd95": 30.89},
+    },
 )
 
 NNUNET_DEFINITION = DatasetDefinition(
@@ -278,6 +351,10 @@ PAPER_DATASETS: tuple[str, ...] = tuple(name for name, d in DATASETS.items() if 
 SYNTHETIC_KINDS: tuple[str, ...] = tuple(d.synthetic_kind for d in DATASETS.values() if d.synthetic_kind)
 
 
+#: The dataset of the paper's module ablation (Table 4).
+(PAPER_ABLATION_DATASET,) = (name for name, d in DATASETS.items() if d.ablation_paper_values)
+
+
 def get_definition(name: str) -> DatasetDefinition:
     """The registered definition of a layout name; InputError naming the choices otherwise."""
     try:
@@ -289,6 +366,11 @@ def get_definition(name: str) -> DatasetDefinition:
 def paper_datasets(table: str) -> list[str]:
     """Names of the registered datasets whose published numbers are in ``table`` (e.g. ``"table2"``)."""
     return [name for name, d in DATASETS.items() if d.paper_table == table]
+
+
+def dataset_label(name: str) -> str:
+    """The name a dataset is shown under: a registered dataset's display label, any other dataset its own name."""
+    return DATASETS[name].display_label if name in DATASETS else name
 
 
 # ------------------------------------------------------------------------------------- nnU-Net datasets
@@ -379,6 +461,8 @@ def resolve_dataset(name: str, entry: dict) -> DatasetDefinition:
     key = f"config datasets.{name}"
     if not re.fullmatch(NAME_PATTERN, name):
         raise ConfigError(f"{key}: dataset names must match {NAME_PATTERN}")
+    if name in RESERVED_NAMES:
+        raise ConfigError(f"{key}: {name} names a results folder or a paper table; give the dataset another name")
     layout = entry.get("format") or (name if name in DATASETS else None)
     root = entry.get("root")
     if name in DATASETS and layout != name:
@@ -405,7 +489,8 @@ def resolve_dataset(name: str, entry: dict) -> DatasetDefinition:
     if entry.get("target_spacing"):
         changes["target_spacing"] = tuple(float(s) for s in entry["target_spacing"])
     if name != layout:
-        changes.update(synthetic_kind=None, paper_table=None)
+        changes.update(synthetic_kind=None, paper_table=None, paper_values=None, paper_note=None)
+        changes.update(ablation_paper_values=None)
     return dataclasses.replace(base, **changes)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from segmamba.data.cli import REGIONS_HELP
+from segmamba.data.cli import NAME_HELP, REGIONS_HELP
 from segmamba.data.registry import DATASETS
 
 DESCRIPTION = """\
@@ -45,6 +45,7 @@ def register(subparsers) -> None:
     parser.add_argument("--dataset", required=True, choices=tuple(DATASETS), help="dataset layout")
     parser.add_argument("--root", help="nnunet only: the raw dataset folder (its dataset.json names the labels)")
     parser.add_argument("--regions", help=REGIONS_HELP)
+    parser.add_argument("--name", help=NAME_HELP + " (the summary's dataset)")
     parser.add_argument("--pred-dir", required=True, help="folder of predicted <case>.nii.gz label maps")
     parser.add_argument("--gt-dir", required=True, help="folder of ground-truth <case>.nii.gz label maps")
     parser.add_argument("--out", required=True, help="per-case metrics CSV to write")
@@ -58,8 +59,17 @@ def handle_evaluate(args) -> int:
     from segmamba.data.registry import parse_regions
     from segmamba.evaluation.evaluate import run_evaluation, summary_path
 
-    summary = run_evaluation(args.dataset, args.pred_dir, args.gt_dir, args.out, args.convention, args.workers,
-                             root=args.root, regions=parse_regions(args.regions))
+    summary = run_evaluation(
+        args.dataset,
+        args.pred_dir,
+        args.gt_dir,
+        args.out,
+        args.convention,
+        args.workers,
+        root=args.root,
+        regions=parse_regions(args.regions),
+        name=args.name,
+    )
     for column, stats in summary["metrics"].items():
         mean = "undefined" if stats["mean"] is None else f"{stats['mean']:.4f}"
         print(f"{column}: mean {mean} (n={stats['n']}, empty={stats['n_empty']})")

@@ -152,12 +152,14 @@ def run_evaluation(
     workers: int = 1,
     root=None,
     regions: dict | None = None,
+    name: str | None = None,
 ) -> dict:
     """Evaluate the folders, write the CSV and summary JSON, and return the summary.
 
-    ``root`` and ``regions`` are those of an nnU-Net dataset (:func:`segmamba.evaluation.tasks.get_task`).
+    ``root`` and ``regions`` are those of an nnU-Net dataset, ``name`` the dataset's own name in the summary
+    (:func:`segmamba.evaluation.tasks.get_task`).
     """
-    task = get_task(dataset, root, regions)
+    task = get_task(dataset, root, regions, name)
     scores = evaluate_folders(task, prediction_dir, truth_dir, convention, workers)
     write_results(task, scores, csv_path, convention)
     return summarise_cases(task, scores, convention)

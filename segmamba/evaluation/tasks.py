@@ -59,7 +59,7 @@ class EvaluationTask:
     """A dataset's evaluation.
 
     Attributes:
-        dataset: the dataset (layout) name.
+        dataset: the dataset's name (its own, or the layout's).
         labels: label values the label maps may hold (background included).
         columns: metric columns of the CSV, in order.
         score: per-case scorer ``score(task, case, prediction, truth, spacing, convention)``.
@@ -179,15 +179,18 @@ def task_for(definition: DatasetDefinition) -> EvaluationTask:
     )
 
 
-def get_task(dataset: str, root: str | Path | None = None, regions: dict | None = None) -> EvaluationTask:
+def get_task(
+    dataset: str, root: str | Path | None = None, regions: dict | None = None, name: str | None = None
+) -> EvaluationTask:
     """The evaluation task of a dataset layout; an nnU-Net dataset's labels come from ``<root>/dataset.json``.
 
     Args:
         dataset: a registered layout name (``brats2023``, ``aiib2023``, ``crc500`` or ``nnunet``).
         root: the raw nnU-Net dataset folder (``nnunet`` only).
         regions: {name: [labels]} evaluated instead of the single labels (``nnunet`` only).
+        name: the dataset's own name (the task's ``dataset``); default the layout's name.
     """
-    definition = get_definition(dataset)
+    definition = dataclasses.replace(get_definition(dataset), name=name or dataset)
     if dataset != NNUNET:
         if regions:
             raise InputError(f"evaluate: regions apply to nnunet datasets only ({dataset} has fixed regions)")
@@ -196,5 +199,5 @@ def get_task(dataset: str, root: str | Path | None = None, regions: dict | None 
         raise InputError(
             "evaluate --dataset nnunet needs --root: the dataset folder whose dataset.json names the labels"
         )
-    _, info = read_nnunet_dataset_json(root, regions)
+    _, info = read_nnunet_dataset_json(root, regions, definition.name)
     return task_for(dataclasses.replace(definition, info=info))

@@ -12,6 +12,14 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from segmamba.data.registry import (
+    DATASETS,
+    PAPER_ABLATION_DATASET,
+    DatasetDefinition,
+    dataset_label,
+    paper_datasets,
+    resolve_dataset,
+)
 from segmamba.errors import InputError
 from segmamba.reporting import figures, paper, render, tables
 
@@ -62,31 +70,55 @@ def read_outcomes(files: Mapping[str, Mapping[str, str]] | None) -> dict[str, ta
     }
 
 
-def make_table2(
+def make_paper_table(
+    table: str,
     layout: Mapping[str, Mapping[str, str]],
     synthetic: Mapping[str, bool],
     prefix: str,
     outcome_files: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None,
 ) -> None:
-    """Write Table 2 from ``{dataset: {model: metrics CSV}}`` to ``<prefix>.csv|.md|.tex``.
+    """Write Table 2 or 3 from ``{dataset: {model: metrics CSV}}`` to ``<prefix>.csv|.md|.tex``.
 
     ``outcome_files``: ``{dataset: {model: {"train_summary": path, "metrics_summary": path}}}`` (``read_outcomes``).
     """
     metrics = {dataset: _read_all(models) for dataset, models in layout.items()}
     outcomes = {dataset: read_outcomes(files) for dataset, files in (outcome_files or {}).items()}
-    tidy = tables.build_table2(metrics, synthetic, outcomes)
-    render.write_table(tidy, prefix, TITLES["table2"], render.accuracy_notes(tidy))
+    tidy = tables.build_paper_table(table, metrics, synthetic, outcomes)
+    notes = [DATASETS[name].paper_note for name in paper_datasets(table) if DATASETS[name].paper_note]
+    render.write_table(tidy, prefix, TITLES[table], render.accuracy_notes(tidy, notes))
 
 
-def make_table3(
+def make_dataset_table(
+    dataset: str,
+    entry: Mapping,
     layout: Mapping[str, str],
     synthetic: bool,
     prefix: str,
     outcome_files: Mapping[str, Mapping[str, str]] | None = None,
 ) -> None:
-    """Write Table 3 from ``{model: CRC-500 metrics CSV}`` to ``<prefix>.csv|.md|.tex``."""
-    tidy = tables.build_table3(_read_all(layout), synthetic, read_outcomes(outcome_files))
-    render.write_table(tidy, prefix, TITLES["table3"], render.accuracy_notes(tidy, [paper.TABLE3_NOTE]))
+    """Write the table of a dataset the paper does not report from ``{model: metrics CSV}`` to ``<prefix>.*``.
+
+    ``entry`` is the dataset's config entry (``datasets.<dataset>``), which defines its metrics.
+    """
+    definition = resolve_dataset(dataset, dict(entry))
+    tidy = tables.build_dataset_table(definition, _read_all(layout), synthetic, read_outcomes(outcome_files))
+    groups = ", ".join(dict.fromkeys(metric.group for metric in definition.reported_metrics()))
+    title = f"{dataset_label(dataset)}: {groups}, compared methods"
+    render.write_table(tidy, prefix, title, render.accuracy_notes(tidy, [dataset_note(definition)]))
+
+
+def dataset_note(definition: DatasetDefinition) -> str:
+    """What a dataset of your own is: its layout, channels and the scored labels or regions."""
+    info = definition.require_info()
+    layout = DATASETS[definition.layout].display_label
+    if info.region_based:
+        scored = "regions " + ", ".join(f"{name} = labels {sorted(labels)}" for name, labels in info.regions.items())
+    else:
+        scored = "labels " + ", ".join(f"{value} {name}" for value, name in sorted(info.label_names.items()) if value)
+    return (
+        f"Dataset {definition.name} ({layout}; channels {', '.join(info.channel_names)}; {scored}) "
+        "is not in the paper: no paper values."
+    )
 
 
 def make_table4(
@@ -95,20 +127,35 @@ def make_table4(
     synthetic: bool,
     prefix: str,
     outcome_files: Mapping[str, Mapping[str, str]] | None = None,
+    entry: Mapping | None = None,
 ) -> None:
-    """Write Table 4 from ``{model: metrics CSV}`` of the ablation dataset to ``<prefix>.csv|.md|.tex``."""
-    tidy = tables.build_table4(_read_all(layout), dataset, synthetic, read_outcomes(outcome_files))
-    note = f"Dataset: {tables.dataset_label(dataset)}"
-    if dataset != paper.ABLATION_DATASET:
-        note += f" (the paper's ablation uses {tables.dataset_label(paper.ABLATION_DATASET)}; no paper values)"
+    """Write Table 4 from ``{model: metrics CSV}`` of the ablation dataset to ``<prefix>.csv|.md|.tex``.
+
+    ``entry``: the ablation dataset's config entry (needed for a dataset of your own, which it defines).
+    """
+    definition = resolve_dataset(dataset, dict(entry or {}))
+    tidy = tables.build_table4(_read_all(layout), definition, synthetic, read_outcomes(outcome_files))
+    note = f"Dataset: {dataset_label(dataset)}"
+    if not definition.ablation_paper_values:
+        note += f" (the paper's ablation uses {dataset_label(PAPER_ABLATION_DATASET)}; no paper values)"
     note += ". LC = large-kernel convolution, GSC = gated spatial convolution, ToM = tri-orientated Mamba."
     render.write_table(tidy, prefix, TITLES["table4"], render.accuracy_notes(tidy, [note]))
 
 
-def make_table5(paths: Sequence[str], reduced_scale: bool, prefix: str) -> None:
-    """Write Table 5 from efficiency JSONs to ``<prefix>.csv|.md|.tex``."""
-    tidy = tables.build_table5([tables.read_efficiency(path) for path in paths], reduced_scale)
-    render.write_table(tidy, prefix, TITLES["table5"], render.efficiency_notes(tidy, reduced_scale))
+def make_table5(paths: Sequence[str], reduced_scale: bool, prefix: str, dataset: str | None = None) -> None:
+    """Write Table 5 from efficiency JSONs to ``<prefix>.csv|.md|.tex``.
+
+    ``dataset``: the dataset whose channels and classes the models were measured with (named in the notes).
+    """
+    records = [tables.read_efficiency(path) for path in paths]
+    tidy = tables.build_table5(records, reduced_scale)
+    notes = render.efficiency_notes(tidy, reduced_scale)
+    if dataset:
+        shapes = sorted({(r["in_channels"], r["out_channels"]) for r in records if r["in_channels"]})
+        measured = "; ".join(f"{c} input channel(s), {k} output classes" for c, k in shapes)
+        shaped = f"Inputs: random volumes shaped like {dataset_label(dataset)}"
+        notes.append(f"{shaped} ({measured})." if measured else f"{shaped}.")
+    render.write_table(tidy, prefix, TITLES["table5"], notes)
 
 
 def choose_channel(channel_names: Sequence[str]) -> int:
@@ -122,6 +169,7 @@ def choose_channel(channel_names: Sequence[str]) -> int:
 
 def make_figure4(
     dataset: str,
+    layout: str,
     root: str,
     split_path: str,
     gt_dir: str,
@@ -134,7 +182,8 @@ def make_figure4(
     cross-section is largest are shown, the image beside the ground truth and each model's prediction.
 
     Args:
-        dataset: dataset name (selects the reader of ``root``).
+        dataset: the dataset's name (shown in the title).
+        layout: its registered layout (selects the reader of ``root``), e.g. ``nnunet``.
         root: raw dataset folder (for the image).
         split_path: split.json (its ``test`` list).
         gt_dir: ground-truth label maps ``<case>.nii.gz``.
@@ -157,7 +206,7 @@ def make_figure4(
         return np.asarray(nib.load(path).dataobj)
 
     chosen, slice_index = figures.choose_case_and_slice((case, read_label(case)) for case in test_cases)
-    reader = open_dataset(dataset, root)
+    reader = open_dataset(layout, root)
     case = reader.load_case(chosen)
     channel = choose_channel(reader.info.channel_names)
     ground_truth = read_label(chosen)
@@ -167,7 +216,7 @@ def make_figure4(
         if not os.path.exists(path):
             raise InputError(f"case {chosen}: prediction {path} missing")
         predictions[paper.method_label(model)] = np.asarray(nib.load(path).dataobj)
-    title = f"{tables.dataset_label(dataset)}: case {chosen}, {reader.info.channel_names[channel]}"
+    title = f"{dataset_label(dataset)}: case {chosen}, {reader.info.channel_names[channel]}"
     figures.plot_visual_comparison(
         case.image[channel],
         ground_truth,
@@ -182,7 +231,7 @@ def make_figure4(
 def make_training_curves(logs: Mapping[str, str], dataset: str, out_path: str) -> None:
     """Training curves of every model on one dataset from ``{model: train_log.csv}``."""
     frames = {paper.method_label(model): pd.read_csv(path) for model, path in logs.items()}
-    title = f"Training on {tables.dataset_label(dataset)}"
+    title = f"Training on {dataset_label(dataset)}"
     figures.plot_training_curves(frames, out_path, title)
 
 

@@ -16,17 +16,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from segmamba.data.registry import dataset_label
 from segmamba.io_utils import write_text_atomic
 from segmamba.reporting import paper
-from segmamba.reporting.tables import (
-    BACKGROUND_ONLY,
-    COLLAPSED,
-    MISSING,
-    OOM,
-    REFERENCE_MODEL,
-    TEXT,
-    dataset_label,
-)
+from segmamba.reporting.tables import BACKGROUND_ONLY, COLLAPSED, MISSING, OOM, REFERENCE_MODEL, TEXT
 
 #: Widest line (characters) of a Markdown table; wider tables are split.
 MARKDOWN_WIDTH = 120
@@ -313,14 +306,15 @@ def method_notes(tidy: pd.DataFrame) -> list[str]:
 def accuracy_notes(tidy: pd.DataFrame, extra: Sequence[str] = ()) -> list[str]:
     """The notes under an accuracy table (Tables 2-4 and dataset tables)."""
     cells = "Cells: our mean ± sample std over the test cases"
-    if any(has_paper_value(record) for record in tidy.to_dict("records")):
+    with_paper = any(has_paper_value(record) for record in tidy.to_dict("records"))
+    if with_paper:
         cells += "; the row beneath each method (paper) holds the paper's value (– = not reported)"
     notes = [cells + "."]
     measured = tidy[(tidy["status"] != MISSING) & (tidy["status"] != TEXT) & (tidy["n"] > 0)]
+    in_csv = "Exact p-values, Δ = ours − paper and n are" if with_paper else "Exact p-values and n are"
     significance = (
         f"{SIGNIFICANCE_MARKER} p < {SIGNIFICANCE_LEVEL} against SegMamba (two-sided paired Wilcoxon "
-        "signed-rank test on the test cases both have). Exact p-values, Δ = ours − paper and n are in "
-        "the CSV."
+        f"signed-rank test on the test cases both have). {in_csv} in the CSV."
     )
     if len(measured) and measured["n"].max() <= 5:
         significance += " With at most 5 paired cases the exact test cannot reach p < 0.05."

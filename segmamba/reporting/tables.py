@@ -9,9 +9,10 @@ Accuracy statistics are computed over the test cases of one run: mean, sample st
 and the two-sided paired Wilcoxon signed-rank p-value of each method against SegMamba on the cases both
 have (``segmamba.evaluation.stats.paired_wilcoxon``). Fractions are reported in percent, as in the paper.
 
-A dataset's table is built from its reported metrics (``DATASET_METRICS``), its display name
-(``DATASET_LABELS``) and the paper's values (``segmamba.reporting.paper.dataset_paper_values``); a dataset
-without paper values gets a table of our numbers only.
+A dataset's table is built from its definition in ``segmamba.data.registry``: its reported metrics
+(``DatasetDefinition.reported_metrics()``), its display label and the paper's values (``paper_values``); a
+dataset the paper does not report (a dataset of your own) gets a table of our numbers only, with the same
+columns.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from segmamba.data.registry import DATASETS, DatasetDefinition, PaperValues, ReportedMetric, paper_datasets
 from segmamba.errors import InputError
 from segmamba.reporting import paper
 
@@ -42,72 +44,6 @@ TIDY_COLUMNS = (
 OK, MISSING, TEXT, OOM, COLLAPSED, BACKGROUND_ONLY = "ok", "missing", "text", "OOM", "collapsed", "background only"
 
 
-@dataclass(frozen=True)
-class MetricSpec:
-    """One reported metric: how to derive its per-case value from a metrics CSV.
-
-    Args:
-        key: the metric's name in the paper tables (``segmamba.reporting.paper``), e.g. ``"dice_wt"``.
-        label: column heading, e.g. ``"WT Dice (%)"``.
-        columns: metrics-CSV columns whose per-case mean is the value (one column, or several for "Avg").
-        scale: factor applied to the value (100 turns fractions into percent).
-        group: the column group a wide table is split by, e.g. ``"Dice (%)"``.
-    """
-
-    key: str
-    label: str
-    columns: tuple[str, ...]
-    scale: float = 1.0
-    group: str = ""
-
-
-DICE, HD95 = "Dice (%)", "HD95 (mm)"
-
-#: The metrics each dataset reports, in the paper's column order.
-DATASET_METRICS: dict[str, list[MetricSpec]] = {
-    "brats2023": [
-        MetricSpec("dice_wt", "WT Dice (%)", ("dice_wt",), 100.0, DICE),
-        MetricSpec("hd95_wt", "WT HD95 (mm)", ("hd95_wt",), 1.0, HD95),
-        MetricSpec("dice_tc", "TC Dice (%)", ("dice_tc",), 100.0, DICE),
-        MetricSpec("hd95_tc", "TC HD95 (mm)", ("hd95_tc",), 1.0, HD95),
-        MetricSpec("dice_et", "ET Dice (%)", ("dice_et",), 100.0, DICE),
-        MetricSpec("hd95_et", "ET HD95 (mm)", ("hd95_et",), 1.0, HD95),
-        MetricSpec("dice_avg", "Avg Dice (%)", ("dice_wt", "dice_tc", "dice_et"), 100.0, DICE),
-        MetricSpec("hd95_avg", "Avg HD95 (mm)", ("hd95_wt", "hd95_tc", "hd95_et"), 1.0, HD95),
-    ],
-    "aiib2023": [
-        MetricSpec("iou", "Airway IoU (%)", ("iou",), 100.0, "Airway (%)"),
-        MetricSpec("dlr", "Airway DLR (%)", ("dlr",), 100.0, "Airway (%)"),
-        MetricSpec("dbr", "Airway DBR (%)", ("dbr",), 100.0, "Airway (%)"),
-    ],
-    "crc500": [
-        MetricSpec("dice", "Dice (%)", ("dice",), 100.0, DICE),
-        MetricSpec("hd95", "HD95 (mm)", ("hd95",), 1.0, HD95),
-    ],
-}
-
-#: Short dataset names used in headings.
-DATASET_LABELS = {"brats2023": "BraTS2023", "aiib2023": "AIIB2023", "crc500": "CRC-500"}
-
-
-def dataset_label(dataset: str) -> str:
-    """Display name of a dataset (the name itself when it has none)."""
-    return DATASET_LABELS.get(dataset, dataset)
-
-
-def dataset_metrics(dataset: str) -> list[MetricSpec]:
-    """The metrics a dataset's table reports.
-
-    Raises:
-        InputError: the dataset has no metric list.
-    """
-    if dataset not in DATASET_METRICS:
-        raise InputError(
-            f"tables: no reported metrics defined for dataset {dataset!r} (known: {', '.join(DATASET_METRICS)})"
-        )
-    return DATASET_METRICS[dataset]
-
-
 def read_case_metrics(path: str | os.PathLike) -> pd.DataFrame:
     """Read a ``segmamba evaluate`` per-case CSV, indexed by case id.
 
@@ -120,16 +56,16 @@ def read_case_metrics(path: str | os.PathLike) -> pd.DataFrame:
     return frame.set_index(frame["case"].astype(str)).drop(columns="case")
 
 
-def case_values(frame: pd.DataFrame, spec: MetricSpec, source: str = "metrics") -> pd.Series:
-    """Per-case values of one metric (mean over ``spec.columns``, times ``spec.scale``), NaN cases dropped.
+def case_values(frame: pd.DataFrame, metric: ReportedMetric, source: str = "metrics") -> pd.Series:
+    """Per-case values of one metric (mean over ``metric.columns``, times ``metric.scale``), NaN cases dropped.
 
     Raises:
         InputError: a required column is missing from the metrics of ``source``.
     """
-    missing = [column for column in spec.columns if column not in frame.columns]
+    missing = [column for column in metric.columns if column not in frame.columns]
     if missing:
-        raise InputError(f"{source}: metric column(s) {', '.join(missing)} missing (needed for {spec.key})")
-    values = frame[list(spec.columns)].astype(float).mean(axis=1, skipna=False) * spec.scale
+        raise InputError(f"{source}: metric column(s) {', '.join(missing)} missing (needed for {metric.key})")
+    values = frame[list(metric.columns)].astype(float).mean(axis=1, skipna=False) * metric.scale
     return values.dropna()
 
 
@@ -196,12 +132,17 @@ def table_methods(paper_methods: Sequence[str], run_models: Sequence[str]) -> li
     return list(paper_methods) + [model for model in run_models if model not in paper_methods]
 
 
+def paper_methods(definitions: Sequence[DatasetDefinition]) -> list[str]:
+    """The methods the paper reports on any of these datasets, in the paper's row order."""
+    return list(dict.fromkeys(method for d in definitions for method in d.paper_values or {}))
+
+
 def accuracy_rows(
     table: str,
-    dataset: str,
+    definition: DatasetDefinition,
     metrics_by_model: Mapping[str, pd.DataFrame],
     methods: Sequence[str],
-    paper_values: Mapping[str, Mapping[str, float | None]],
+    paper_values: PaperValues | None,
     synthetic: bool,
     outcomes: Mapping[str, TrainingOutcome] | None = None,
 ) -> list[dict]:
@@ -209,7 +150,7 @@ def accuracy_rows(
 
     Args:
         table: table name written into every row (e.g. ``"table2"``).
-        dataset: dataset name (selects the metrics in ``DATASET_METRICS``).
+        definition: the dataset (its name and reported metrics).
         metrics_by_model: per-case metric frames (``read_case_metrics``) of the models that were run.
         methods: row order; methods absent from ``metrics_by_model`` get status ``MISSING`` (paper only).
         paper_values: the paper's numbers per method and metric key (``None`` or absent when unknown).
@@ -217,22 +158,22 @@ def accuracy_rows(
         outcomes: per model, how its training went (``training_outcome``); cells of a collapsed training
             keep their numbers but get its status.
     """
-    outcomes = outcomes or {}
+    outcomes, paper_values, dataset = outcomes or {}, paper_values or {}, definition.name
     rows = []
-    for spec in dataset_metrics(dataset):
+    for metric in definition.reported_metrics():
         reference = None
         if REFERENCE_MODEL in metrics_by_model:
-            reference = case_values(metrics_by_model[REFERENCE_MODEL], spec, f"{dataset}/{REFERENCE_MODEL}")
+            reference = case_values(metrics_by_model[REFERENCE_MODEL], metric, f"{dataset}/{REFERENCE_MODEL}")
         for method in methods:
-            paper_value = paper_values.get(method, {}).get(spec.key)
+            paper_value = paper_values.get(method, {}).get(metric.key)
             cell = _empty_cell(
                 table=table,
                 dataset=dataset,
                 row=paper.method_label(method),
-                column=spec.label,
-                group=spec.group,
+                column=metric.label,
+                group=metric.group,
                 method=method,
-                metric=spec.key,
+                metric=metric.key,
                 synthetic=synthetic,
                 paper=math.nan if paper_value is None else float(paper_value),
             )
@@ -240,7 +181,7 @@ def accuracy_rows(
                 cell.update(status=MISSING, n=0)
                 rows.append(cell)
                 continue
-            values = case_values(metrics_by_model[method], spec, f"{dataset}/{method}")
+            values = case_values(metrics_by_model[method], metric, f"{dataset}/{method}")
             mean = float(values.mean()) if len(values) else math.nan
             outcome = outcomes.get(method, TrainingOutcome())
             cell.update(
@@ -277,88 +218,92 @@ def text_rows(table: str, dataset: str, method: str, texts: Mapping[str, str], *
 
 def build_accuracy_table(
     table: str,
-    datasets: Sequence[str],
+    definitions: Sequence[DatasetDefinition],
     metrics: Mapping[str, Mapping[str, pd.DataFrame]],
     synthetic: Mapping[str, bool],
     outcomes: Mapping[str, Mapping[str, TrainingOutcome]] | None = None,
-    paper_methods: Sequence[str] = (),
 ) -> pd.DataFrame:
     """An accuracy table of any datasets: their reported metrics for every method, beside the paper's values.
 
+    The paper's methods (those with paper values on any of the datasets) come first, shown even when not run.
+
     Args:
         table: table name (e.g. ``"table2"``, or a dataset's own name).
-        datasets: the datasets, in column order.
+        definitions: the datasets, in column order.
         metrics: ``{dataset: {model: per-case frame}}`` of the models that were run.
         synthetic: ``{dataset: True if synthetic}``.
         outcomes: ``{dataset: {model: TrainingOutcome}}``; absent models count as fine.
-        paper_methods: methods shown (with the paper's values) even when not run, first, in this order.
     """
     outcomes = outcomes or {}
-    run_models = list(dict.fromkeys(model for dataset in datasets for model in metrics.get(dataset, {})))
-    methods = table_methods(paper_methods, run_models)
+    run_models = list(dict.fromkeys(model for d in definitions for model in metrics.get(d.name, {})))
+    methods = table_methods(paper_methods(definitions), run_models)
     rows = []
-    for dataset in datasets:
+    for definition in definitions:
+        name = definition.name
         rows += accuracy_rows(
             table,
-            dataset,
-            metrics.get(dataset, {}),
+            definition,
+            metrics.get(name, {}),
             methods,
-            paper.dataset_paper_values(dataset),
-            synthetic.get(dataset, False),
-            outcomes.get(dataset, {}),
+            definition.paper_values,
+            synthetic.get(name, False),
+            outcomes.get(name, {}),
         )
     return pd.DataFrame(rows, columns=TIDY_COLUMNS)
 
 
-def build_table2(
+def build_paper_table(
+    table: str,
     metrics: Mapping[str, Mapping[str, pd.DataFrame]],
     synthetic: Mapping[str, bool],
     outcomes: Mapping[str, Mapping[str, TrainingOutcome]] | None = None,
 ) -> pd.DataFrame:
-    """Table 2: BraTS2023 WT/TC/ET/Avg Dice and HD95 and AIIB2023 IoU/DLR/DBR for the compared methods.
+    """Table 2 (BraTS2023 WT/TC/ET/Avg Dice and HD95, AIIB2023 IoU/DLR/DBR) or Table 3 (CRC-500 Dice, HD95).
 
     Args:
-        metrics: ``{dataset: {model: per-case frame}}`` for ``brats2023`` and/or ``aiib2023``.
+        table: ``"table2"`` or ``"table3"``: its datasets are those of the registry with this ``paper_table``.
+        metrics: ``{dataset: {model: per-case frame}}`` of the models that were run.
         synthetic: ``{dataset: True if synthetic}``.
         outcomes: ``{dataset: {model: TrainingOutcome}}``.
     """
-    return build_accuracy_table(
-        "table2", ("brats2023", "aiib2023"), metrics, synthetic, outcomes, paper_methods=list(paper.TABLE2)
-    )
+    definitions = [DATASETS[name] for name in paper_datasets(table)]
+    if not definitions:
+        raise InputError(f"tables: no registered dataset has paper_table {table!r}")
+    return build_accuracy_table(table, definitions, metrics, synthetic, outcomes)
 
 
-def build_table3(
-    metrics: Mapping[str, pd.DataFrame], synthetic: bool, outcomes: Mapping[str, TrainingOutcome] | None = None
+def build_dataset_table(
+    definition: DatasetDefinition,
+    metrics: Mapping[str, pd.DataFrame],
+    synthetic: bool,
+    outcomes: Mapping[str, TrainingOutcome] | None = None,
 ) -> pd.DataFrame:
-    """Table 3: CRC-500 Dice and HD95 for the compared methods (``metrics``: ``{model: per-case frame}``)."""
-    return build_accuracy_table(
-        "table3",
-        ("crc500",),
-        {"crc500": metrics},
-        {"crc500": synthetic},
-        {"crc500": outcomes or {}},
-        paper_methods=list(paper.TABLE3),
-    )
+    """The table of a dataset the paper does not report (``results/tables/<name>.*``): our numbers only.
+
+    ``metrics``: ``{model: per-case frame}``; the table is named after the dataset.
+    """
+    name = definition.name
+    return build_accuracy_table(name, [definition], {name: metrics}, {name: synthetic}, {name: outcomes or {}})
 
 
 def build_table4(
     metrics: Mapping[str, pd.DataFrame],
-    dataset: str,
+    definition: DatasetDefinition,
     synthetic: bool,
     outcomes: Mapping[str, TrainingOutcome] | None = None,
 ) -> pd.DataFrame:
     """Table 4: the ablation (UX-Net, M1, M2, M3, SegMamba) with module check marks, and its metrics.
 
-    The paper's values (CRC-500 Dice and HD95) appear only where the ablation dataset reports those metrics.
+    ``definition`` is the ablation's dataset; the paper's values appear only for the paper's ablation dataset.
     """
-    methods = table_methods(list(paper.TABLE4), list(metrics))
+    methods = table_methods(list(paper.ABLATION_MODULES), list(metrics))
     rows = []
     for method in methods:
         modules = paper.ABLATION_MODULES.get(method, {})
         marks = {module: "✓" if modules.get(module) else "" for module in paper.ABLATION_MODULE_NAMES}
-        rows += text_rows("table4", dataset, method, marks, synthetic=synthetic, group="Modules")
-    paper_values = paper.TABLE4 if dataset == paper.ABLATION_DATASET else {}
-    rows += accuracy_rows("table4", dataset, metrics, methods, paper_values, synthetic, outcomes)
+        rows += text_rows("table4", definition.name, method, marks, synthetic=synthetic, group="Modules")
+    paper_values = definition.ablation_paper_values
+    rows += accuracy_rows("table4", definition, metrics, methods, paper_values, synthetic, outcomes)
     return pd.DataFrame(rows, columns=TIDY_COLUMNS)
 
 
@@ -379,14 +324,15 @@ def read_efficiency(path: str | os.PathLike) -> dict:
     The JSON holds ``model``, ``size``, ``training_memory``, ``inference_memory`` (MB) and
     ``inference_throughput`` (cases/s), each with a ``median`` that is a number or ``"OOM"``; optionally
     ``training_memory_reserved`` / ``inference_memory_reserved`` (same shape, null on CPU), ``scan_backend``
-    (null for a model without a Mamba scan), ``sequence_length`` (stage-1 length, (size/2)³ when absent) and
-    ``variant`` (e.g. ``"fused attention"``, a second row of the same model).
+    (null for a model without a Mamba scan), ``sequence_length`` (stage-1 length, (size/2)³ when absent),
+    ``variant`` (e.g. ``"fused attention"``, a second row of the same model), ``in_channels`` and
+    ``out_channels`` (None when absent).
 
     Returns:
-        ``{model, size, variant, tm, im, it, tm_reserved, im_reserved, repeats, status, device, scan_backend,
-        sequence_length}``: TM and IM in MB, IT in cases/s (NaN when out of memory), reserved memory None when
-        not recorded, ``status`` ``"OOM"`` when any quantity ran out of memory, ``scan_backend`` ``""`` when
-        the JSON does not record it.
+        ``{model, size, variant, tm, im, it, tm_reserved, im_reserved, in_channels, out_channels, repeats, status,
+        device, scan_backend, sequence_length}``: TM and IM in MB, IT in cases/s (NaN when out of memory),
+        reserved memory None when not recorded, ``status`` ``"OOM"`` when any quantity ran out of memory,
+        ``scan_backend`` ``""`` when the JSON does not record it.
 
     Raises:
         InputError: the file is not valid JSON or lacks the model, size or a quantity.
@@ -408,6 +354,8 @@ def read_efficiency(path: str | os.PathLike) -> dict:
     for short, key in (("tm_reserved", "training_memory_reserved"), ("im_reserved", "inference_memory_reserved")):
         result[short] = None if record.get(key) is None else _quantity(record, key, path)[0]
     result.update(
+        in_channels=record.get("in_channels"),
+        out_channels=record.get("out_channels"),
         repeats=repeats,
         status=OOM if oom else OK,
         device=record.get("device_name") or record.get("device", ""),

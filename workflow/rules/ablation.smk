@@ -31,6 +31,7 @@ rule render_table4:
         layout=table4_layout(),
         outcome_files=table4_outcome_files(),
         dataset=config["ablation"]["dataset"],
+        entry=config["datasets"].get(config["ablation"]["dataset"], {}),
         synthetic=is_synthetic(config["ablation"]["dataset"]),
     log:
         "results/logs/render_table4/table4.log",

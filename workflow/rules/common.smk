@@ -42,8 +42,15 @@ def ablation_active():
 
 
 def efficiency_active():
-    """Whether the efficiency measurements (Table 5) run."""
-    return config["efficiency"]["activate"]
+    """Whether the efficiency measurements (Table 5) run; the dataset they take their shapes from must be configured."""
+    if not config["efficiency"]["activate"]:
+        return False
+    if config["efficiency"]["dataset"] not in config["datasets"]:
+        raise ValueError(
+            f"config: efficiency.dataset '{config['efficiency']['dataset']}' is not listed under datasets "
+            f"(configured: {', '.join(configured_datasets())})"
+        )
+    return True
 
 
 def is_synthetic(dataset):
@@ -75,8 +82,8 @@ def dataset_definition(dataset):
 
 
 def check_datasets():
-    """Resolve every dataset the run trains on, so that a bad root or dataset.json stops the dry run."""
-    for dataset in trained_datasets():
+    """Resolve every dataset the run uses, so that a bad root or dataset.json stops the dry run."""
+    for dataset in trained_datasets() + ([config["efficiency"]["dataset"]] if efficiency_active() else []):
         dataset_definition(dataset)
 
 
@@ -115,16 +122,14 @@ def check_models():
             for size in SCALE["efficiency"]["sizes"]:
                 patch_sizes[f"{prefix}.efficiency.sizes ({size})"] = [size] * 3
         uses.append(ModelUse(model, overrides.get(model, {}), f"{prefix}.model_overrides.{model}", patch_sizes))
+    in_channels, out_channels = efficiency_channels() if efficiency_active() else (1, 2)
     check_model_uses(
         uses,
         construct=workflow.is_main_process,
         cache=".snakemake/segmamba/model-checks.json",
-        in_channels=config["efficiency"]["in_channels"],
-        out_channels=config["efficiency"]["out_channels"],
+        in_channels=in_channels,
+        out_channels=out_channels,
     )
-
-
-check_models()
 
 
 wildcard_constraints:
@@ -150,12 +155,6 @@ def dataset_layout(wildcards):
     return dataset_definition(wildcards.dataset).layout
 
 
-def reader_name(wildcards):
-    """The name the figure code opens the raw data under (any unregistered name reads as nnU-Net)."""
-    definition = dataset_definition(wildcards.dataset)
-    return definition.layout if definition.layout != NNUNET else definition.name
-
-
 def evaluation_root(wildcards):
     """The raw root of an nnU-Net dataset, whose dataset.json names the labels evaluated (else nothing)."""
     return raw_root(wildcards) if dataset_layout(wildcards) == NNUNET else []
@@ -173,15 +172,25 @@ def metrics_paths(dataset, models):
     return {model: f"results/{dataset}/metrics/{model}.csv" for model in models}
 
 
-def table2_layout():
-    """{dataset: {model: metrics CSV}} for Table 2 (BraTS2023 and AIIB2023, the compared methods)."""
-    return {d: metrics_paths(d, config["models"]) for d in paper_datasets("table2") if d in active_datasets()}
+def paper_table_layout(table):
+    """{dataset: {model: metrics CSV}} of the compared methods in a paper table (table2: BraTS2023 and AIIB2023,
+    table3: CRC-500): its registry datasets that are active."""
+    return {d: metrics_paths(d, config["models"]) for d in paper_datasets(table) if d in active_datasets()}
 
 
-def table3_layout():
-    """{model: metrics CSV} for Table 3 (CRC-500, the compared methods)."""
-    (dataset,) = paper_datasets("table3")
-    return metrics_paths(dataset, config["models"]) if dataset in active_datasets() else {}
+def dataset_table_names():
+    """Active datasets that the paper does not report (your own): each gets results/tables/<name>.{csv,md,tex}."""
+    return [d for d in active_datasets() if dataset_definition(d).paper_table is None]
+
+
+def dataset_table_layout(wildcards):
+    """{model: metrics CSV} of the compared methods in the table of a dataset of your own."""
+    return metrics_paths(wildcards.dataset, config["models"])
+
+
+def dataset_table_metrics(wildcards):
+    """The metrics CSVs of a dataset of your own's table, as a list (the rule's input)."""
+    return list(dataset_table_layout(wildcards).values())
 
 
 def table4_layout():
@@ -201,15 +210,19 @@ def outcome_files(dataset, models):
     }
 
 
-def table2_outcome_files():
-    """{dataset: outcome_files} of Table 2's trainings."""
-    return {d: outcome_files(d, config["models"]) for d in paper_datasets("table2") if d in active_datasets()}
+def paper_table_outcome_files(table):
+    """{dataset: outcome_files} of a paper table's trainings."""
+    return {d: outcome_files(d, config["models"]) for d in paper_datasets(table) if d in active_datasets()}
 
 
-def table3_outcome_files():
-    """outcome_files of Table 3's trainings (CRC-500)."""
-    (dataset,) = paper_datasets("table3")
-    return outcome_files(dataset, config["models"]) if dataset in active_datasets() else {}
+def dataset_table_outcome_files(wildcards):
+    """outcome_files of the trainings in a dataset of your own's table."""
+    return outcome_files(wildcards.dataset, config["models"])
+
+
+def dataset_table_outcomes(wildcards):
+    """The files of dataset_table_outcome_files, as a list (the rule's input)."""
+    return flat_paths(dataset_table_outcome_files(wildcards))
 
 
 def table4_outcome_files():
@@ -224,6 +237,22 @@ ATTENTION_MODELS = ("segmamba_m6",)
 
 #: Efficiency variants: file-name suffix -> (attention kernel, `--variant` label); "" is the model as in Table 5.
 EFFICIENCY_VARIANTS = {"": ("math", None), "_fused-attention": ("auto", "fused attention")}
+
+
+def efficiency_channels():
+    """(input channels, output classes) of the efficiency measurements: those of `efficiency.dataset`."""
+    info = dataset_definition(config["efficiency"]["dataset"]).require_info()
+    return len(info.channel_names), info.num_classes
+
+
+def efficiency_in_channels(wildcards):
+    """`segmamba efficiency --in-channels`: the channels of `efficiency.dataset`."""
+    return efficiency_channels()[0]
+
+
+def efficiency_out_channels(wildcards):
+    """`segmamba efficiency --out-channels`: the classes (background included) of `efficiency.dataset`."""
+    return efficiency_channels()[1]
 
 
 def efficiency_paths():
@@ -265,6 +294,35 @@ def flat_paths(layout):
 def synthetic_flags():
     """{dataset: True if it runs on synthetic data}, for the tables' notes."""
     return {dataset: is_synthetic(dataset) for dataset in configured_datasets()}
+
+
+def synthetic_flag(wildcards):
+    """Whether the job's {dataset} runs on synthetic data."""
+    return is_synthetic(wildcards.dataset)
+
+
+def dataset_entry(wildcards):
+    """The config entry of the job's {dataset} (the tables resolve a dataset of your own's metrics from it)."""
+    return config["datasets"][wildcards.dataset]
+
+
+def report_category(paper_category):
+    """A report category of a dataset's results: `paper_category` for the paper's datasets, the dataset's own
+    name for a dataset of your own (its table, Fig. 4 and training curves together)."""
+
+    def category(wildcards):
+        return paper_category if dataset_definition(wildcards.dataset).paper_table else wildcards.dataset
+
+    return category
+
+
+def report_subcategory(own_subcategory):
+    """The matching subcategory: the dataset's name under a paper category, else `own_subcategory`."""
+
+    def subcategory(wildcards):
+        return wildcards.dataset if dataset_definition(wildcards.dataset).paper_table else own_subcategory
+
+    return subcategory
 
 
 def figure4_inputs(wildcards):
@@ -432,12 +490,8 @@ def train_targets():
 
 
 def table_targets():
-    """The paper tables (CSV, Markdown, LaTeX) the configuration produces."""
-    names = []
-    if table2_layout():
-        names.append("table2")
-    if table3_layout():
-        names.append("table3")
+    """The paper tables and the tables of datasets of your own (CSV, Markdown, LaTeX) the configuration produces."""
+    names = [table for table in ("table2", "table3") if paper_table_layout(table)] + dataset_table_names()
     if ablation_active():
         names.append("table4")
     if efficiency_active():
@@ -469,10 +523,14 @@ def ablation_targets():
 
 
 def metrics_targets():
-    """Per-case metrics CSVs of every (dataset, model) training (the only results of datasets without a table)."""
+    """Per-case metrics CSVs of every (dataset, model) training (also those of the ablation variants)."""
     return [f"results/{dataset}/metrics/{model}.csv" for dataset in trained_datasets() for model in models_for(dataset)]
 
 
 def final_outputs():
     """Everything the default target `all` builds: every table and figure, and every metrics CSV."""
     return table_targets() + figure_targets() + metrics_targets()
+
+
+# Parse-time checks of every model the configuration uses (after all helpers above are defined).
+check_models()

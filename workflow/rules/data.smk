@@ -49,5 +49,5 @@ rule check_dataset:
     conda:
         "../../envs/segmamba-gpu.yaml"
     shell:
-        "segmamba check --dataset {params.layout} --root {input.root} > {log} 2>&1"
-        " && cp {log} {output.report}"
+        "segmamba check --dataset {params.layout} --name {wildcards.dataset} --root {input.root}"
+        " --out {output.report} > {log} 2>&1"

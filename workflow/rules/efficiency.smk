@@ -4,7 +4,8 @@
 # ---------------------------------------------------------------------------------------------------------
 # benchmark_efficiency: peak training memory (two steps, batch 2), peak inference memory (one patch), both
 # allocated and reserved on CUDA, and sliding-window throughput of one model at one input size on the job's
-# device; out-of-memory is recorded as "OOM", not a failure. The JSON also names the scan backend that ran.
+# device, with the channels and classes of `efficiency.dataset`; out-of-memory is recorded as "OOM", not a
+# failure. The JSON also names the scan backend that ran.
 # {variant} is empty, or "_fused-attention" for M6 measured with PyTorch's fused attention kernel.
 # Output: results/efficiency/{model}{variant}_{size}.json.
 rule benchmark_efficiency:
@@ -13,8 +14,8 @@ rule benchmark_efficiency:
     wildcard_constraints:
         variant="|".join(EFFICIENCY_VARIANTS),
     params:
-        in_channels=config["efficiency"]["in_channels"],
-        out_channels=config["efficiency"]["out_channels"],
+        in_channels=efficiency_in_channels,
+        out_channels=efficiency_out_channels,
         repeats=SCALE["efficiency"]["repeats"],
         overrides=efficiency_overrides,
         variant=efficiency_variant_option,
@@ -60,6 +61,7 @@ rule render_table5:
     params:
         table="table5",
         reduced_scale=config["scale"] != "paper",
+        dataset=config["efficiency"]["dataset"],
     log:
         "results/logs/render_table5/table5.log",
     conda:

@@ -54,6 +54,7 @@ rule evaluate_predictions:
     conda:
         "../../envs/segmamba-gpu.yaml"
     shell:
-        "segmamba evaluate --dataset {params.layout} --pred-dir {input.predictions} --gt-dir {input.gt}"
+        "segmamba evaluate --dataset {params.layout} --name {wildcards.dataset} --pred-dir {input.predictions}"
+        " --gt-dir {input.gt}"
         " --out {output.metrics} --convention {params.convention} --workers {threads} {params.options}"
         " > {log} 2>&1"

@@ -1,10 +1,12 @@
-# The paper's comparison tables (2, 3) and figures (Fig. 4 visual comparison, training curves).
-# Cheap rules: they run on the submitting machine (localrules) in the light analysis environment.
+# The paper's comparison tables (2, 3), the tables of datasets of your own, and the figures (Fig. 4 visual
+# comparison, training curves). Cheap rules: they run on the submitting machine (localrules) in the light
+# analysis environment.
 
 
 localrules:
     render_table2,
     render_table3,
+    render_dataset_table,
     render_figure4,
     render_training_curves,
 
@@ -16,8 +18,8 @@ localrules:
 # Outputs: results/tables/table2.{csv,md,tex}.
 rule render_table2:
     input:
-        metrics=flat_paths(table2_layout()),
-        outcomes=flat_paths(table2_outcome_files()),
+        metrics=flat_paths(paper_table_layout("table2")),
+        outcomes=flat_paths(paper_table_outcome_files("table2")),
     output:
         csv=report(
             "results/tables/table2.csv",
@@ -30,8 +32,8 @@ rule render_table2:
         tex="results/tables/table2.tex",
     params:
         table="table2",
-        layout=table2_layout(),
-        outcome_files=table2_outcome_files(),
+        layout=paper_table_layout("table2"),
+        outcome_files=paper_table_outcome_files("table2"),
         synthetic=synthetic_flags(),
     log:
         "results/logs/render_table2/table2.log",
@@ -48,8 +50,8 @@ rule render_table2:
 # Outputs: results/tables/table3.{csv,md,tex}.
 rule render_table3:
     input:
-        metrics=flat_paths(table3_layout()),
-        outcomes=flat_paths(table3_outcome_files()),
+        metrics=flat_paths(paper_table_layout("table3")),
+        outcomes=flat_paths(paper_table_outcome_files("table3")),
     output:
         csv=report(
             "results/tables/table3.csv",
@@ -62,11 +64,47 @@ rule render_table3:
         tex="results/tables/table3.tex",
     params:
         table="table3",
-        layout=table3_layout(),
-        outcome_files=table3_outcome_files(),
-        synthetic=is_synthetic("crc500"),
+        layout=paper_table_layout("table3"),
+        outcome_files=paper_table_outcome_files("table3"),
+        synthetic=synthetic_flags(),
     log:
         "results/logs/render_table3/table3.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/render_table.py"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# render_dataset_table: the table of a dataset of your own (one the paper does not report): Dice and HD95 of
+# every label or region and their mean (or the metrics of its layout) for the compared methods, mean ± std,
+# Wilcoxon p vs SegMamba; collapses marked. The tidy CSV has the columns of table2.csv.
+# Outputs: results/tables/{dataset}.{csv,md,tex}.
+rule render_dataset_table:
+    input:
+        metrics=dataset_table_metrics,
+        outcomes=dataset_table_outcomes,
+    output:
+        csv=report(
+            "results/tables/{dataset}.csv",
+            caption="../report/dataset_table.rst",
+            category="{dataset}",
+            subcategory="Table",
+            labels={"table": "{dataset}", "metric": "Dice, HD95"},
+        ),
+        md="results/tables/{dataset}.md",
+        tex="results/tables/{dataset}.tex",
+    wildcard_constraints:
+        dataset="|".join(dataset_table_names()),
+    params:
+        table="dataset",
+        dataset="{dataset}",
+        entry=dataset_entry,
+        layout=dataset_table_layout,
+        outcome_files=dataset_table_outcome_files,
+        synthetic=synthetic_flag,
+    log:
+        "results/logs/render_dataset_table/{dataset}.log",
     conda:
         "../../envs/analysis.yaml"
     script:
@@ -84,13 +122,14 @@ rule render_figure4:
         figure=report(
             "results/figures/fig4_{dataset}.png",
             caption="../report/fig4.rst",
-            category="Main results",
-            subcategory="{dataset}",
+            category=report_category("Main results"),
+            subcategory=report_subcategory("Fig. 4"),
             labels={"figure": "Fig. 4", "dataset": "{dataset}"},
         ),
     params:
         figure="fig4",
-        dataset=reader_name,
+        dataset="{dataset}",
+        layout=dataset_layout,
         models=figure_models_of,
     log:
         "results/logs/render_figure4/{dataset}.log",
@@ -110,8 +149,8 @@ rule render_training_curves:
         figure=report(
             "results/figures/training_curves_{dataset}.png",
             caption="../report/training_curves.rst",
-            category="Training",
-            subcategory="{dataset}",
+            category=report_category("Training"),
+            subcategory=report_subcategory("Training curves"),
             labels={"figure": "Training curves", "dataset": "{dataset}"},
         ),
     params:
