@@ -54,6 +54,7 @@ def register(subparsers) -> None:
     add("--weight-decay", type=float, help="SGD weight decay (default 3e-5)")
     add("--poly-exponent", type=float, help="exponent of the poly learning-rate decay (default 0.9)")
     add("--grad-clip", type=float, help="maximum gradient norm (default 12)")
+    add("--loss", help="ce: cross-entropy (default, published) | dice_ce: soft Dice (foreground, batch) + CE")
     add("--oversample-foreground", type=float, help="fraction of foreground-centred patches (default 0.33)")
     add("--no-augment", dest="augment", action="store_false", help="disable data augmentation")
     add("--val-every", type=int, help="validate every K epochs (default 2; the last epoch always)")

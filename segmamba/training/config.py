@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from segmamba.errors import ConfigError
+from segmamba.training.losses import LOSS_NAMES
 
 REQUIRED_KEYS = ("preprocessed", "split", "model", "out")
 
@@ -40,6 +41,7 @@ class TrainConfig:
     weight_decay: float = 3e-5
     poly_exponent: float = 0.9
     grad_clip: float = 12.0
+    loss: str = "ce"
     amp: bool = True
     oversample_foreground: float = 0.33
     augment: bool = True
@@ -131,6 +133,7 @@ def validate_config(config: TrainConfig) -> None:
         (0 <= config.val_overlap < 1, "val_overlap must be in [0, 1)"),
         (0 <= config.oversample_foreground <= 1, "oversample_foreground must be in [0, 1]"),
         (config.grad_clip > 0, "grad_clip must be > 0"),
+        (config.loss in LOSS_NAMES, f"loss must be one of {', '.join(LOSS_NAMES)}, got {config.loss!r}"),
         (config.num_workers >= 0, "num_workers must be >= 0"),
         (config.max_val_cases is None or config.max_val_cases >= 0, "max_val_cases must be >= 0"),
     ]

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -35,6 +34,7 @@ from segmamba.training import checkpoint as ckpt
 from segmamba.training import distributed as dist_utils
 from segmamba.training.collapse import collapse_report, foreground_record
 from segmamba.training.config import MODEL_DEFINING_KEYS, TrainConfig
+from segmamba.training.losses import LossFn, cross_entropy, make_loss
 from segmamba.training.preemption import StopRequest
 from segmamba.training.reporting import plot_training_curve, write_train_log
 from segmamba.training.schedule import poly_lr
@@ -79,8 +79,9 @@ def train_step(
     lr: float,
     grad_clip: float,
     amp: bool,
+    loss_fn: LossFn = cross_entropy,
 ) -> float:
-    """One SGD step: CE over all classes, AMP on CUDA, unscale then clip the gradient norm, step.
+    """One SGD step: the loss (default CE over all classes), AMP on CUDA, unscale and clip the gradient norm, step.
 
     Args:
         model: the network (possibly wrapped in DistributedDataParallel, which averages gradients).
@@ -90,6 +91,7 @@ def train_step(
         lr: learning rate of this step.
         grad_clip: maximum global gradient norm.
         amp: use fp16 autocast on CUDA.
+        loss_fn: ``loss_fn(float logits, labels (B, *patch)) -> scalar`` (see ``segmamba.training.losses``).
 
     Returns:
         The loss of this process's batch.
@@ -102,7 +104,7 @@ def train_step(
     optimizer.zero_grad(set_to_none=True)
     with autocast_context(device, amp):
         logits = model(image)
-        loss = F.cross_entropy(logits.float(), label)
+        loss = loss_fn(logits.float(), label)
     scaler.scale(loss).backward()
     scaler.unscale_(optimizer)
     torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -212,6 +214,7 @@ class Trainer:
         seed_everything(self.config.seed)  # identical initial weights on every rank
         self.model = ckpt.build_from_spec(self.spec).to(self.device)
         self.optimizer = make_optimizer(self.model, self.config)
+        self.loss_fn = make_loss(self.config.loss)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
         latest = self.out / ckpt.LATEST
         if latest.is_file():
@@ -432,7 +435,9 @@ class Trainer:
             batch = next(self.batches)
             torch.manual_seed(step_seed(config.seed, self.ctx.rank, self.state.iteration))
             lr = poly_lr(config.lr, self.state.iteration, self.total_iterations, config.poly_exponent)
-            loss = train_step(self.network, self.optimizer, self.scaler, batch, lr, config.grad_clip, self.amp)
+            loss = train_step(
+                self.network, self.optimizer, self.scaler, batch, lr, config.grad_clip, self.amp, self.loss_fn
+            )
             if not math.isfinite(loss) and not self.amp:
                 raise FloatingPointError(f"training loss became {loss} at iteration {self.state.iteration}")
             self.state.iteration += 1

@@ -374,6 +374,8 @@ def train_arguments(wildcards):
         "--patch-size " + " ".join(str(edge) for edge in train["patch_size"]),
         f"--batch-size {train['batch_size']}",
         f"--lr {train['lr']}",
+        f"--momentum {train['momentum']}",
+        f"--loss {train['loss']}",
         f"--val-every {train['val_every']}",
         f"--num-workers {train['num_workers']}",
         f"--seed {train['seed']}",
