@@ -66,8 +66,9 @@ def test_every_problem_is_reported_once_with_case_and_file(broken_brats):
 
 def test_check_cli_exit_codes_and_report_file(broken_brats, tmp_path, capsys):
     report_file = tmp_path / "check.txt"
-    code = main(["check", "--dataset", "brats2023", "--root", str(broken_brats), "--out", str(report_file),
-                 "--workers", "2"])
+    code = main(
+        ["check", "--dataset", "brats2023", "--root", str(broken_brats), "--out", str(report_file), "--workers", "2"]
+    )
     assert code == 1
     printed = capsys.readouterr().out
     assert printed == report_file.read_text()
@@ -100,8 +101,19 @@ def test_empty_image_and_non_integer_labels_and_orphan_label(tmp_path):
 def test_other_commands_stop_with_one_clear_line(broken_brats, tmp_path, capsys):
     split = tmp_path / "split.json"
     assert main(["split", "--dataset", "brats2023", "--root", str(broken_brats), "--out", str(split)]) == 0
-    code = main(["preprocess", "--dataset", "brats2023", "--root", str(broken_brats), "--split", str(split),
-                 "--out", str(tmp_path / "pre")])
+    code = main(
+        [
+            "preprocess",
+            "--dataset",
+            "brats2023",
+            "--root",
+            str(broken_brats),
+            "--split",
+            str(split),
+            "--out",
+            str(tmp_path / "pre"),
+        ]
+    )
     assert code == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith("segmamba preprocess: error: case BraTS-GLI-") and "file " in error

@@ -101,8 +101,21 @@ def test_resampled_ct_maps_back_to_the_original_grid(tmp_path):
 def test_preprocess_is_deterministic_across_worker_counts(tmp_path):
     raw, dataset = prepare(tmp_path, "aiib", "aiib2023", cases=3, size=16)
     preprocess_dataset("aiib2023", raw, tmp_path / "split.json", tmp_path / "one", workers=1)
-    code = main(["preprocess", "--dataset", "aiib2023", "--root", str(raw), "--split", str(tmp_path / "split.json"),
-                 "--out", str(tmp_path / "two"), "--workers", "2"])
+    code = main(
+        [
+            "preprocess",
+            "--dataset",
+            "aiib2023",
+            "--root",
+            str(raw),
+            "--split",
+            str(tmp_path / "split.json"),
+            "--out",
+            str(tmp_path / "two"),
+            "--workers",
+            "2",
+        ]
+    )
     assert code == 0
     files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
     assert len(files) == 2 + 4 * 3
@@ -126,8 +139,24 @@ def test_preprocess_image_matches_stored_case_for_new_scans(tmp_path):
 def test_labels_command_writes_ground_truth_in_original_geometry(tmp_path):
     raw, dataset = prepare(tmp_path, "crc", "crc500", cases=5, size=16)
     gt = tmp_path / "gt"
-    assert main(["labels", "--dataset", "crc500", "--root", str(raw), "--split", str(tmp_path / "split.json"),
-                 "--subset", "test", "--out", str(gt)]) == 0
+    assert (
+        main(
+            [
+                "labels",
+                "--dataset",
+                "crc500",
+                "--root",
+                str(raw),
+                "--split",
+                str(tmp_path / "split.json"),
+                "--subset",
+                "test",
+                "--out",
+                str(gt),
+            ]
+        )
+        == 0
+    )
     test_ids = load_split(tmp_path / "split.json")["test"]
     assert sorted(p.name for p in gt.iterdir()) == sorted(f"{c}.nii.gz" for c in test_ids)
     for case_id in test_ids:

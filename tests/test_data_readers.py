@@ -82,13 +82,20 @@ def test_labels_optional_for_prediction(tmp_path):
 
 
 def test_generic_nnunet_dataset_with_two_channels(tmp_path):
-    meta = {"channel_names": {"0": "T2", "1": "ADC"}, "labels": {"background": 0, "PZ": 1, "TZ": 2},
-            "numTraining": 2, "file_ending": ".nii.gz"}
+    meta = {
+        "channel_names": {"0": "T2", "1": "ADC"},
+        "labels": {"background": 0, "PZ": 1, "TZ": 2},
+        "numTraining": 2,
+        "file_ending": ".nii.gz",
+    }
     (tmp_path / "dataset.json").write_text(json.dumps(meta))
     for case in ("prostate_02", "prostate_01"):
         for channel in range(2):
-            save(tmp_path / "imagesTr" / f"{case}_{channel:04d}.nii.gz", np.full((5, 6, 7), channel + 1.5, np.float32),
-                 spacing=(0.6, 0.6, 3.6))
+            save(
+                tmp_path / "imagesTr" / f"{case}_{channel:04d}.nii.gz",
+                np.full((5, 6, 7), channel + 1.5, np.float32),
+                spacing=(0.6, 0.6, 3.6),
+            )
         label = (np.arange(210).reshape(5, 6, 7) % 3).astype(np.uint8)
         save(tmp_path / "labelsTr" / f"{case}.nii.gz", label, spacing=(0.6, 0.6, 3.6))
     dataset = open_dataset("nnunet", tmp_path)
@@ -101,8 +108,9 @@ def test_generic_nnunet_dataset_with_two_channels(tmp_path):
 
 
 def test_nnunet_images_ts_without_labels(tmp_path):
-    (tmp_path / "dataset.json").write_text(json.dumps({"channel_names": {"0": "CT"}, "labels": {"background": 0,
-                                                       "liver": 1}, "file_ending": ".nii.gz"}))
+    (tmp_path / "dataset.json").write_text(
+        json.dumps({"channel_names": {"0": "CT"}, "labels": {"background": 0, "liver": 1}, "file_ending": ".nii.gz"})
+    )
     save(tmp_path / "imagesTs" / "new_001_0000.nii.gz", np.zeros((4, 4, 4), np.int16) - 1000)
     dataset = open_dataset("nnunet", tmp_path, require_labels=False)
     assert dataset.info.modality == "CT"
@@ -128,8 +136,9 @@ def test_crc_dataset_json_is_optional_and_validated(tmp_path):
     save(tmp_path / "imagesTr" / "crc_1_0000.nii.gz", np.zeros((4, 4, 4), np.int16))
     save(tmp_path / "labelsTr" / "crc_1.nii.gz", np.zeros((4, 4, 4), np.uint8))
     assert open_dataset("crc500", tmp_path).case_ids() == ["crc_1"]
-    (tmp_path / "dataset.json").write_text(json.dumps({"channel_names": {"0": "CT", "1": "PET"},
-                                                       "labels": {"background": 0, "tumour": 1}}))
+    (tmp_path / "dataset.json").write_text(
+        json.dumps({"channel_names": {"0": "CT", "1": "PET"}, "labels": {"background": 0, "tumour": 1}})
+    )
     with pytest.raises(InputError, match="one CT channel"):
         open_dataset("crc500", tmp_path)
 

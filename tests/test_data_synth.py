@@ -15,8 +15,24 @@ def files_of(root):
 @pytest.mark.parametrize("kind", ["brats", "aiib", "crc"])
 def test_byte_identical_per_seed_and_different_across_seeds(tmp_path, kind):
     for name, seed in (("a", 4), ("b", 4), ("c", 5)):
-        assert main(["synth", "--kind", kind, "--out", str(tmp_path / name), "--cases", "2", "--size", "16",
-                     "--seed", str(seed)]) == 0
+        assert (
+            main(
+                [
+                    "synth",
+                    "--kind",
+                    kind,
+                    "--out",
+                    str(tmp_path / name),
+                    "--cases",
+                    "2",
+                    "--size",
+                    "16",
+                    "--seed",
+                    str(seed),
+                ]
+            )
+            == 0
+        )
     first, second, other = (files_of(tmp_path / n) for n in "abc")
     assert first == second
     assert first.keys() == other.keys() and first != other
@@ -28,10 +44,14 @@ def test_layouts_are_the_real_ones(tmp_path):
     main(["synth", "--kind", "crc", "--out", str(tmp_path / "c"), "--cases", "1", "--size", "16"])
     case = "BraTS-GLI-00000-000"
     assert sorted(p.name for p in (tmp_path / "b" / case).iterdir()) == sorted(
-        f"{case}-{m}.nii.gz" for m in ("t1c", "t1n", "t2f", "t2w", "seg"))
+        f"{case}-{m}.nii.gz" for m in ("t1c", "t1n", "t2f", "t2w", "seg")
+    )
     assert [str(p) for p in sorted(files_of(tmp_path / "a"))] == ["gt/AIIB23_0.nii.gz", "img/AIIB23_0.nii.gz"]
     assert [str(p) for p in sorted(files_of(tmp_path / "c"))] == [
-        "dataset.json", "imagesTr/CRC_000_0000.nii.gz", "labelsTr/CRC_000.nii.gz"]
+        "dataset.json",
+        "imagesTr/CRC_000_0000.nii.gz",
+        "labelsTr/CRC_000.nii.gz",
+    ]
 
 
 def test_brats_headers_regions_and_contrasts(tmp_path):

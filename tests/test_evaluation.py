@@ -466,8 +466,15 @@ def test_cli_nnunet_dataset_scores_every_label_by_its_name(nnunet_folders, tmp_p
     argv += ["--gt-dir", str(gt_dir), "--name", "kidneys"]
     assert main([*argv, "--out", str(out)]) == 0
     rows = list(csv.DictReader(open(out, newline="")))
-    assert list(rows[0]) == ["case", "dice_left_kidney", "dice_tumour", "dice_mean", "hd95_left_kidney",
-                             "hd95_tumour", "hd95_mean"]
+    assert list(rows[0]) == [
+        "case",
+        "dice_left_kidney",
+        "dice_tumour",
+        "dice_mean",
+        "hd95_left_kidney",
+        "hd95_tumour",
+        "hd95_mean",
+    ]
     for row in rows:
         prediction, truth = cases[row["case"]]
         expected = {}
@@ -500,7 +507,8 @@ def test_cli_nnunet_dataset_scores_every_label_by_its_name(nnunet_folders, tmp_p
     assert summary["mean"]["2"]["HD95"] == pytest.approx(np.mean([float(row["hd95_tumour"]) for row in rows]))
     for metric in ("Dice", "IoU", "HD95", "TP"):
         assert summary["foreground_mean"][metric] == pytest.approx(
-            np.mean([summary["mean"][key][metric] for key in ("1", "2")]))
+            np.mean([summary["mean"][key][metric] for key in ("1", "2")])
+        )
 
 
 def test_nnunet_regions_become_tuple_keys_and_need_a_root(nnunet_folders, tmp_path):

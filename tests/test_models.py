@@ -24,8 +24,11 @@ NARROW = {
     "unetr": {"feature_size": 8, "hidden_size": 96, "mlp_dim": 192, "num_heads": 4},
     "swinunetr": {"feature_size": 12, "norm_name": ["group", {"num_groups": 1}]},
     "swinunetr_v2": {"feature_size": 12, "norm_name": ["group", {"num_groups": 1}]},
-    "nnunet_resenc_m": {"features_per_stage": [8, 16, 32, 64], "n_blocks_per_stage": [1, 1, 1, 1],
-                        "n_conv_per_stage_decoder": [1, 1, 1]},
+    "nnunet_resenc_m": {
+        "features_per_stage": [8, 16, 32, 64],
+        "n_blocks_per_stage": [1, 1, 1, 1],
+        "n_conv_per_stage_decoder": [1, 1, 1],
+    },
 }
 
 
@@ -41,13 +44,24 @@ def published_state_dict_names() -> set[str]:
             names |= {f"vit.mlps.{i}.{fc}.weight", f"vit.mlps.{i}.{fc}.bias"}
         for j in range(2):
             layer = f"vit.stages.{i}.{j}"
-            names |= {f"{layer}.norm.weight", f"{layer}.norm.bias", f"{layer}.mamba.in_proj.weight",
-                      f"{layer}.mamba.out_proj.weight", f"{layer}.mamba.A_log", f"{layer}.mamba.A_b_log",
-                      f"{layer}.mamba.A_s_log"}
+            names |= {
+                f"{layer}.norm.weight",
+                f"{layer}.norm.bias",
+                f"{layer}.mamba.in_proj.weight",
+                f"{layer}.mamba.out_proj.weight",
+                f"{layer}.mamba.A_log",
+                f"{layer}.mamba.A_b_log",
+                f"{layer}.mamba.A_s_log",
+            }
             for suffix in ("", "_b", "_s"):
-                names |= {f"{layer}.mamba.conv1d{suffix}.weight", f"{layer}.mamba.conv1d{suffix}.bias",
-                          f"{layer}.mamba.x_proj{suffix}.weight", f"{layer}.mamba.dt_proj{suffix}.weight",
-                          f"{layer}.mamba.dt_proj{suffix}.bias", f"{layer}.mamba.D{suffix}"}
+                names |= {
+                    f"{layer}.mamba.conv1d{suffix}.weight",
+                    f"{layer}.mamba.conv1d{suffix}.bias",
+                    f"{layer}.mamba.x_proj{suffix}.weight",
+                    f"{layer}.mamba.dt_proj{suffix}.weight",
+                    f"{layer}.mamba.dt_proj{suffix}.bias",
+                    f"{layer}.mamba.D{suffix}",
+                }
     for k in (1, 2, 3, 4, 5):
         names |= {f"encoder{k}.layer.conv{c}.conv.weight" for c in (1, 2, 3)}
     for k in (2, 3, 4, 5):
@@ -147,6 +161,7 @@ def test_anisotropic_input_and_backward_through_segmamba():
 
 def _gsc_by_hand(gsc: GatedSpatialConv, x: torch.Tensor, gate: str) -> torch.Tensor:
     """conv -> InstanceNorm -> ReLU units written with functional ops."""
+
     def unit(conv, inp):
         return F.relu(F.instance_norm(F.conv3d(inp, conv.weight, conv.bias, padding=conv.padding), eps=1e-5))
 
@@ -167,8 +182,9 @@ def test_gsc_gate(gate):
 def test_gsc_gate_option_changes_the_model_not_its_parameters():
     torch.manual_seed(0)
     added = build_model("segmamba", 1, 2, patch_size=32, feat_size=(4, 8, 8, 16), hidden_size=16)
-    multiplied = build_model("segmamba", 1, 2, patch_size=32, feat_size=(4, 8, 8, 16), hidden_size=16,
-                             gsc_gate="multiply")
+    multiplied = build_model(
+        "segmamba", 1, 2, patch_size=32, feat_size=(4, 8, 8, 16), hidden_size=16, gsc_gate="multiply"
+    )
     multiplied.load_state_dict(added.state_dict(), strict=True)
     x = torch.randn(1, 1, 32, 32, 32)
     with torch.no_grad():

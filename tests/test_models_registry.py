@@ -17,8 +17,20 @@ from segmamba.models import (
     resolve_params,
 )
 
-CONTRACT_NAMES = ["segmamba", "segmamba_m1", "segmamba_m2", "segmamba_m3", "segmamba_m6", "segresnet", "uxnet",
-                  "mednext", "unetr", "swinunetr", "swinunetr_v2", "nnunet_resenc_m"]
+CONTRACT_NAMES = [
+    "segmamba",
+    "segmamba_m1",
+    "segmamba_m2",
+    "segmamba_m3",
+    "segmamba_m6",
+    "segresnet",
+    "uxnet",
+    "mednext",
+    "unetr",
+    "swinunetr",
+    "swinunetr_v2",
+    "nnunet_resenc_m",
+]
 
 
 def test_registered_names_are_the_contract_names():
@@ -29,9 +41,11 @@ def test_registry_and_config_checks_import_without_torch():
     import subprocess
     import sys
 
-    code = ("import sys, segmamba.models.registry as r, segmamba.models.preflight; "
-            "r.check_model_config('segmamba', {'depths': [1, 1, 1, 1]}, 'k', {'p': [32, 32, 32]}, construct=False); "
-            "print('torch' in sys.modules, 'monai' in sys.modules)")
+    code = (
+        "import sys, segmamba.models.registry as r, segmamba.models.preflight; "
+        "r.check_model_config('segmamba', {'depths': [1, 1, 1, 1]}, 'k', {'p': [32, 32, 32]}, construct=False); "
+        "print('torch' in sys.modules, 'monai' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]
 

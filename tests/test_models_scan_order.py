@@ -47,8 +47,9 @@ def test_to_sequence_is_a_gather_and_from_sequence_inverts_it(shape, direction):
     length = shape[0] * shape[1] * shape[2]
     tokens = torch.randn(2, 3, length)
     order = torch.tensor(
-        {"forward": list(range(length)), "reverse": list(range(length))[::-1],
-         "slice": depth_fastest_indices(*shape)}[direction]
+        {"forward": list(range(length)), "reverse": list(range(length))[::-1], "slice": depth_fastest_indices(*shape)}[
+            direction
+        ]
     )
     sequence = to_sequence(tokens, direction, shape)
     assert torch.equal(sequence, tokens[..., order])

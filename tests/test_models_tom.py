@@ -19,8 +19,12 @@ def forward_only_copy(tom: TriOrientedMamba, direction: str) -> TriOrientedMamba
     single = TriOrientedMamba(tom.in_proj.in_features, directions=("forward",))
     suffix = DIRECTION_SUFFIX[direction]
     source = tom.state_dict()
-    state = {"in_proj.weight": source["in_proj.weight"], "out_proj.weight": source["out_proj.weight"],
-             "A_log": source[f"A{suffix}_log"], "D": source[f"D{suffix}"]}
+    state = {
+        "in_proj.weight": source["in_proj.weight"],
+        "out_proj.weight": source["out_proj.weight"],
+        "A_log": source[f"A{suffix}_log"],
+        "D": source[f"D{suffix}"],
+    }
     for template in PER_DIRECTION:
         state[template.format(s="")] = source[template.format(s=suffix)]
     single.load_state_dict(state, strict=True)

@@ -42,8 +42,9 @@ def test_visual_comparison_writes_png_and_rejects_shape_mismatch(tmp_path):
     gt = np.zeros((16, 16, 8), dtype=np.int16)
     gt[4:10, 4:10, 5] = 1
     out = tmp_path / "fig4.png"
-    shown = figures.plot_visual_comparison(image, gt, {"A": gt, "B": np.zeros_like(gt)}, out, "test",
-                                           label_names={0: "background", 1: "tumour"})
+    shown = figures.plot_visual_comparison(
+        image, gt, {"A": gt, "B": np.zeros_like(gt)}, out, "test", label_names={0: "background", 1: "tumour"}
+    )
     assert shown == 5
     assert out.read_bytes()[:8] == PNG_SIGNATURE
     with pytest.raises(ValueError, match="shape"):
@@ -54,8 +55,10 @@ def test_training_curves_and_efficiency_chart_write_png(tmp_path):
     log = pd.DataFrame({"epoch": [1, 2, 3], "loss": [1.0, 0.6, 0.4], "val_dice": [math.nan, 0.5, 0.7]})
     figures.plot_training_curves({"SegMamba": log}, tmp_path / "curves.png", "test")
     assert (tmp_path / "curves.png").read_bytes()[:8] == PNG_SIGNATURE
-    records = [{"model": "segmamba", "size": 32, "tm": 10.0, "im": 5.0, "it": 2.0, "status": "ok"},
-               {"model": "segmamba_m6", "size": 32, "tm": math.nan, "im": math.nan, "it": math.nan, "status": "OOM"}]
+    records = [
+        {"model": "segmamba", "size": 32, "tm": 10.0, "im": 5.0, "it": 2.0, "status": "ok"},
+        {"model": "segmamba_m6", "size": 32, "tm": math.nan, "im": math.nan, "it": math.nan, "status": "OOM"},
+    ]
     figures.plot_efficiency(records, tmp_path / "eff.png", "test")
     assert (tmp_path / "eff.png").read_bytes()[:8] == PNG_SIGNATURE
 

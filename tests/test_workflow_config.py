@@ -27,8 +27,13 @@ def test_shipped_config_is_valid():
 
 @pytest.mark.parametrize(
     ("path", "key"),
-    [((), "epoch"), (("scales", "demo", "train"), "epoch"), (("datasets", "brats2023"), "rot"),
-     (("datasets", "brats2023"), "regions"), (("scales", "paper", "resources", "train"), "gres")],
+    [
+        ((), "epoch"),
+        (("scales", "demo", "train"), "epoch"),
+        (("datasets", "brats2023"), "rot"),
+        (("datasets", "brats2023"), "regions"),
+        (("scales", "paper", "resources", "train"), "gres"),
+    ],
 )
 def test_unknown_keys_are_rejected_by_name(path, key):
     config = copy.deepcopy(shipped_config())
@@ -42,9 +47,12 @@ def test_unknown_keys_are_rejected_by_name(path, key):
 
 @pytest.mark.parametrize(
     ("path", "value", "message"),
-    [(("scale",), "huge", "'huge' is not one of"), (("models",), ["segmamba", "resnet"], "'resnet' is not one of"),
-     (("scales", "demo", "train", "patch_size"), [32, 32], "too short"),
-     (("evaluation", "convention"), "nnunet", "'nnunet' is not one of")],
+    [
+        (("scale",), "huge", "'huge' is not one of"),
+        (("models",), ["segmamba", "resnet"], "'resnet' is not one of"),
+        (("scales", "demo", "train", "patch_size"), [32, 32], "too short"),
+        (("evaluation", "convention"), "nnunet", "'nnunet' is not one of"),
+    ],
 )
 def test_invalid_values_are_rejected(path, value, message):
     config = copy.deepcopy(shipped_config())
@@ -96,8 +104,9 @@ def test_dry_run_names_a_missing_root_or_dataset_json(tmp_path, missing):
     root = tmp_path / "Dataset001_Mine"
     if missing == "dataset.json":
         (root / "imagesTr").mkdir(parents=True)
-    (tmp_path / "own.yaml").write_text(yaml.safe_dump({"datasets": {"mine": {"activate": True, "format": "nnunet",
-                                                                             "root": str(root)}}}))
+    (tmp_path / "own.yaml").write_text(
+        yaml.safe_dump({"datasets": {"mine": {"activate": True, "format": "nnunet", "root": str(root)}}})
+    )
     result = run_snakemake(workdir, "-n", "--configfile", str(tmp_path / "own.yaml"))
     assert result.returncode != 0
     output = result.stdout + result.stderr
@@ -188,8 +197,9 @@ def test_gpu_env_pins_every_package_dependency_within_pyproject_ranges():
         if name in DRIVER_PACKAGES:
             continue
         assert name in pins, f"envs/segmamba-gpu.yaml lacks {name} (a pyproject dependency)"
-        assert requirement.specifier.contains(pins[name], prereleases=True), \
+        assert requirement.specifier.contains(pins[name], prereleases=True), (
             f"envs/segmamba-gpu.yaml pins {name}=={pins[name]}, pyproject wants {requirement.specifier}"
+        )
     assert "torch" in pins and "mamba-ssm" in pins and "causal-conv1d" in pins
 
 

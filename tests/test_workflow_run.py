@@ -19,8 +19,11 @@ def finished_run(tmp_path_factory):
     """Run the tiny configuration to completion once; the tests below inspect and rerun it."""
     workdir = copy_workflow(tmp_path_factory.mktemp("tiny"))
     result = run_snakemake(workdir, "--cores", "2", *TINY, timeout=900)
-    logs = "\n".join(f"--- {p}\n{p.read_text()[-1500:]}" for p in (workdir / "results/logs").rglob("*.log")
-                     if "rror" in p.read_text())
+    logs = "\n".join(
+        f"--- {p}\n{p.read_text()[-1500:]}"
+        for p in (workdir / "results/logs").rglob("*.log")
+        if "rror" in p.read_text()
+    )
     assert result.returncode == 0, result.stderr[-4000:] + logs
     return workdir
 
@@ -77,9 +80,14 @@ def test_forcerun_of_one_training_reruns_only_its_dependents(finished_run):
     result = run_snakemake(finished_run, "-n", *TINY, "--forcerun", target)
     assert result.returncode == 0, result.stderr[-3000:]
     assert job_counts(result.stdout) == {
-        "train_model": 1, "predict_test_set": 1, "evaluate_predictions": 1,  # this (dataset, model) only
-        "render_table3": 1, "render_table4": 1,  # the CRC-500 tables; not Table 2 (BraTS) or 5
-        "render_figure4": 1, "render_training_curves": 1, "all": 1,  # the CRC-500 figures only
+        "train_model": 1,
+        "predict_test_set": 1,
+        "evaluate_predictions": 1,  # this (dataset, model) only
+        "render_table3": 1,
+        "render_table4": 1,  # the CRC-500 tables; not Table 2 (BraTS) or 5
+        "render_figure4": 1,
+        "render_training_curves": 1,
+        "all": 1,  # the CRC-500 figures only
     }
 
 
@@ -89,7 +97,11 @@ def test_forcerun_of_a_rule_reruns_its_jobs_and_downstream_only(finished_run):
     result = run_snakemake(finished_run, "-n", *TINY, "--forcerun", "evaluate_predictions")
     assert result.returncode == 0, result.stderr[-3000:]
     assert job_counts(result.stdout) == {
-        "evaluate_predictions": evaluations, "render_table2": 1, "render_table3": 1, "render_table4": 1, "all": 1,
+        "evaluate_predictions": evaluations,
+        "render_table2": 1,
+        "render_table3": 1,
+        "render_table4": 1,
+        "all": 1,
     }
 
 
@@ -97,8 +109,15 @@ def test_report_contains_every_table_and_figure(finished_run):
     result = run_snakemake(finished_run, *TINY, "--report", "results/report.html")
     assert result.returncode == 0, result.stderr[-3000:]
     html = (finished_run / "results/report.html").read_text(errors="replace")
-    for name in ("table2.csv", "table3.csv", "table4.csv", "table5.csv", "fig4_brats2023.png",
-                 "training_curves_crc500.png", "efficiency.png"):
+    for name in (
+        "table2.csv",
+        "table3.csv",
+        "table4.csv",
+        "table5.csv",
+        "fig4_brats2023.png",
+        "training_curves_crc500.png",
+        "efficiency.png",
+    ):
         assert name in html, name
 
 

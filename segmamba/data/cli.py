@@ -26,10 +26,13 @@ def register(subparsers) -> None:
     formatter = argparse.RawDescriptionHelpFormatter
 
     synth = subparsers.add_parser(
-        "synth", help="write a synthetic stand-in dataset in a real on-disk layout", formatter_class=formatter,
+        "synth",
+        help="write a synthetic stand-in dataset in a real on-disk layout",
+        formatter_class=formatter,
         description="Write learnable synthetic NIfTI cases in the real layout: brats -> BraTS 2023 GLI folders "
-                    "(4 MRI modalities + seg), aiib -> img/ and gt/ (chest CT, airway tree), crc -> nnU-Net raw "
-                    "layout (abdominal CT, colon tumour). Byte-identical output for the same arguments.")
+        "(4 MRI modalities + seg), aiib -> img/ and gt/ (chest CT, airway tree), crc -> nnU-Net raw "
+        "layout (abdominal CT, colon tumour). Byte-identical output for the same arguments.",
+    )
     synth.add_argument("--kind", required=True, choices=SYNTHETIC_KINDS, help="which dataset to imitate")
     synth.add_argument("--out", required=True, help="output dataset root")
     synth.add_argument("--cases", type=int, default=20, help="number of cases (default 20)")
@@ -38,10 +41,12 @@ def register(subparsers) -> None:
     synth.set_defaults(func=_synth)
 
     check = subparsers.add_parser(
-        "check", help="report every problem of a raw dataset, one line each",
+        "check",
+        help="report every problem of a raw dataset, one line each",
         description="Read every case and report each problem (missing or corrupt file, shape or affine mismatch "
-                    "between channels and label, NaN/Inf, unexpected label values, empty case) as one line naming "
-                    "the case and the file. Exit 0 with a summary when clean, 1 otherwise.")
+        "between channels and label, NaN/Inf, unexpected label values, empty case) as one line naming "
+        "the case and the file. Exit 0 with a summary when clean, 1 otherwise.",
+    )
     _add_dataset_args(check)
     check.add_argument("--name", help=NAME_HELP)
     check.add_argument("--out", help="also write the report to this file (atomically)")
@@ -49,36 +54,43 @@ def register(subparsers) -> None:
     check.set_defaults(func=_check)
 
     split = subparsers.add_parser(
-        "split", help="write the 70/10/20 train/val/test split JSON",
+        "split",
+        help="write the 70/10/20 train/val/test split JSON",
         description="Sort the case ids, shuffle them with the seed, and take floor(70%%) train, floor(10%%) val "
-                    "and the rest test. The JSON records the seed and a hash of the case list; the same cases and "
-                    "seed give a byte-identical file. An existing file made for other cases or another seed is an "
-                    "error (delete it to re-split on purpose).")
+        "and the rest test. The JSON records the seed and a hash of the case list; the same cases and "
+        "seed give a byte-identical file. An existing file made for other cases or another seed is an "
+        "error (delete it to re-split on purpose).",
+    )
     _add_dataset_args(split)
     split.add_argument("--out", required=True, help="split JSON path")
     split.add_argument("--seed", type=int, default=42, help="shuffle seed (default 42, as published)")
     split.set_defaults(func=_split)
 
     preprocess = subparsers.add_parser(
-        "preprocess", help="crop, normalise and resample all cases of a split (nnU-Net style)",
+        "preprocess",
+        help="crop, normalise and resample all cases of a split (nnU-Net style)",
         description="Crop to non-zero (MRI), normalise (MRI z-score per channel; CT clip to the training "
-                    "foreground 0.5/99.5 percentiles and z-score), resample to the target spacing (default the "
-                    "training median; BraTS 1 mm) and write image.npy, label.npy, fg_locations.npy and "
-                    "properties.json per case, plus dataset.json (channels, labels, regions) and "
-                    "fingerprint.json.")
+        "foreground 0.5/99.5 percentiles and z-score), resample to the target spacing (default the "
+        "training median; BraTS 1 mm) and write image.npy, label.npy, fg_locations.npy and "
+        "properties.json per case, plus dataset.json (channels, labels, regions) and "
+        "fingerprint.json.",
+    )
     _add_dataset_args(preprocess)
     preprocess.add_argument("--split", required=True, help="split JSON from `segmamba split`")
     preprocess.add_argument("--out", required=True, help="preprocessed output folder")
     preprocess.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
-    preprocess.add_argument("--target-spacing", type=float, nargs=3, metavar=("X", "Y", "Z"),
-                            help="override the target spacing in mm")
+    preprocess.add_argument(
+        "--target-spacing", type=float, nargs=3, metavar=("X", "Y", "Z"), help="override the target spacing in mm"
+    )
     preprocess.add_argument("--regions", help=REGIONS_HELP + "; training validates on them")
     preprocess.set_defaults(func=_preprocess)
 
     labels = subparsers.add_parser(
-        "labels", help="write ground-truth label maps of a split subset for evaluation",
+        "labels",
+        help="write ground-truth label maps of a split subset for evaluation",
         description="Write GT_DIR/<case>.nii.gz (uint8 label map, original geometry and affine) for every case "
-                    "of the chosen subset of the split.")
+        "of the chosen subset of the split.",
+    )
     _add_dataset_args(labels)
     labels.add_argument("--split", required=True, help="split JSON")
     labels.add_argument("--subset", default="test", choices=("train", "val", "test"), help="subset (default test)")
@@ -120,8 +132,10 @@ def _split(args) -> int:
     from segmamba.data.split import write_split
 
     split = write_split(args.out, open_dataset(args.dataset, args.root).case_ids(), seed=args.seed)
-    print(f"split of {split['num_cases']} cases: {len(split['train'])} train, {len(split['val'])} val, "
-          f"{len(split['test'])} test -> {args.out}")
+    print(
+        f"split of {split['num_cases']} cases: {len(split['train'])} train, {len(split['val'])} val, "
+        f"{len(split['test'])} test -> {args.out}"
+    )
     return 0
 
 
@@ -129,8 +143,15 @@ def _preprocess(args) -> int:
     from segmamba.data.preprocess import preprocess_dataset
     from segmamba.data.registry import parse_regions
 
-    info = preprocess_dataset(args.dataset, args.root, args.split, args.out, workers=args.workers,
-                              target_spacing=args.target_spacing, regions=parse_regions(args.regions))
+    info = preprocess_dataset(
+        args.dataset,
+        args.root,
+        args.split,
+        args.out,
+        workers=args.workers,
+        target_spacing=args.target_spacing,
+        regions=parse_regions(args.regions),
+    )
     print(f"preprocessed {len(info['case_ids'])} cases to {args.out} (target spacing {info['target_spacing']})")
     return 0
 

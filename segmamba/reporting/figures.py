@@ -104,8 +104,11 @@ def plot_visual_comparison(
         _overlay(ax, image[:, :, index], None if label is None else label[:, :, index], name)
     figure.suptitle(f"{title} (slice z={index})", fontsize=9)
     if label_names:
-        handles = [Patch(color=LABEL_COLOURS[(value - 1) % len(LABEL_COLOURS)], label=name)
-                   for value, name in sorted(label_names.items()) if value > 0]
+        handles = [
+            Patch(color=LABEL_COLOURS[(value - 1) % len(LABEL_COLOURS)], label=name)
+            for value, name in sorted(label_names.items())
+            if value > 0
+        ]
         figure.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7, frameon=False)
     figure.tight_layout(rect=(0, 0.08 if label_names else 0, 1, 1))
     _save(figure, out_path)
@@ -144,18 +147,29 @@ def plot_efficiency(records: Sequence[Mapping], out_path: str | os.PathLike, tit
     """
     from segmamba.reporting.paper import method_label
 
-    labels = [f"{method_label(r['model'])}\n{r['size']}³" + (f"\n{r['variant']}" if r.get("variant") else "")
-              for r in records]
+    labels = [
+        f"{method_label(r['model'])}\n{r['size']}³" + (f"\n{r['variant']}" if r.get("variant") else "") for r in records
+    ]
     figure, axes = plt.subplots(1, 3, figsize=(11, 3.4))
-    for ax, (key, heading) in zip(axes, [("tm", "Training memory (MB)"), ("im", "Inference memory (MB)"),
-                                         ("it", "Inference throughput (cases/s)")], strict=True):
+    for ax, (key, heading) in zip(
+        axes,
+        [("tm", "Training memory (MB)"), ("im", "Inference memory (MB)"), ("it", "Inference throughput (cases/s)")],
+        strict=True,
+    ):
         values = [r[key] for r in records]
         heights = [0.0 if math.isnan(v) else v for v in values]
         ax.bar(range(len(records)), heights, color="#377eb8")
         for position, (value, record) in enumerate(zip(values, records, strict=True)):
             if math.isnan(value):
-                ax.text(position, 0, "OOM" if record["status"] == "OOM" else "n/a", ha="center", va="bottom",
-                        fontsize=8, color="#e41a1c")
+                ax.text(
+                    position,
+                    0,
+                    "OOM" if record["status"] == "OOM" else "n/a",
+                    ha="center",
+                    va="bottom",
+                    fontsize=8,
+                    color="#e41a1c",
+                )
         ax.set_xticks(range(len(records)), labels, fontsize=7)
         ax.set_title(heading, fontsize=9)
     figure.suptitle(title, fontsize=10)

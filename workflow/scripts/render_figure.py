@@ -10,8 +10,15 @@ inputs = snakemake.input  # noqa: F821
 out = snakemake.output.figure  # noqa: F821
 
 if params.figure == "fig4":
-    build.make_figure4(params.dataset, params.layout, inputs.root, inputs.split, inputs.gt,
-                       dict(zip(params.models, inputs.predictions, strict=True)), out)
+    build.make_figure4(
+        params.dataset,
+        params.layout,
+        inputs.root,
+        inputs.split,
+        inputs.gt,
+        dict(zip(params.models, inputs.predictions, strict=True)),
+        out,
+    )
 elif params.figure == "training_curves":
     build.make_training_curves(dict(zip(params.models, inputs.logs, strict=True)), params.dataset, out)
 elif params.figure == "efficiency":

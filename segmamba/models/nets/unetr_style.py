@@ -23,6 +23,7 @@ class UnetrStyleNet(nn.Module):
         self, in_chans: int, out_chans: int, feat_size: Sequence[int], hidden_size: int, norm_name, res_block: bool
     ) -> None:
         """Create encoder1..5, decoder5..1 and out with kernel 3 residual blocks."""
+
         def basic(cin: int, cout: int) -> UnetrBasicBlock:
             return UnetrBasicBlock(3, cin, cout, kernel_size=3, stride=1, norm_name=norm_name, res_block=res_block)
 
