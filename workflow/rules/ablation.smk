@@ -26,6 +26,10 @@ rule render_table4:
         ),
         md="results/tables/table4.md",
         tex="results/tables/table4.tex",
+    log:
+        "results/logs/render_table4/table4.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         table="table4",
         layout=table4_layout(),
@@ -33,9 +37,5 @@ rule render_table4:
         dataset=config["ablation"]["dataset"],
         entry=config["datasets"].get(config["ablation"]["dataset"], {}),
         synthetic=is_synthetic(config["ablation"]["dataset"]),
-    log:
-        "results/logs/render_table4/table4.log",
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/render_table.py"

@@ -9,7 +9,6 @@ from snakemake.utils import validate
 
 from segmamba.data.registry import NNUNET, paper_datasets, resolve_dataset
 
-
 validate(config, schema="../schemas/config.schema.yaml")
 
 #: The settings block selected by `scale` (demo or paper).

@@ -7,21 +7,21 @@
 rule synthesize_dataset:
     output:
         root=directory("results/data/{dataset}"),
+    log:
+        "results/logs/synthesize_dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/synthesize_dataset/{dataset}.tsv"
+    conda:
+        "../../envs/segmamba-gpu.yaml"
+    threads: job_threads("cpu")
+    resources:
+        mem_mb=memory_mb("cpu"),
+        runtime=runtime_minutes("cpu"),
     params:
         kind=synth_kind,
         cases=SCALE["synthetic"]["cases"],
         size=SCALE["synthetic"]["size"],
         seed=SCALE["synthetic"]["seed"],
-    log:
-        "results/logs/synthesize_dataset/{dataset}.log",
-    benchmark:
-        "results/benchmarks/synthesize_dataset/{dataset}.tsv"
-    threads: job_threads("cpu")
-    resources:
-        mem_mb=memory_mb("cpu"),
-        runtime=runtime_minutes("cpu"),
-    conda:
-        "../../envs/segmamba-gpu.yaml"
     shell:
         "segmamba synth --kind {params.kind} --out {output.root} --cases {params.cases} --size {params.size}"
         " --seed {params.seed} > {log} 2>&1"
@@ -36,18 +36,18 @@ rule check_dataset:
         root=raw_root,
     output:
         report="results/{dataset}/check.txt",
-    params:
-        layout=dataset_layout,
     log:
         "results/logs/check_dataset/{dataset}.log",
     benchmark:
         "results/benchmarks/check_dataset/{dataset}.tsv"
+    conda:
+        "../../envs/segmamba-gpu.yaml"
     threads: job_threads("cpu")
     resources:
         mem_mb=memory_mb("cpu"),
         runtime=runtime_minutes("cpu"),
-    conda:
-        "../../envs/segmamba-gpu.yaml"
+    params:
+        layout=dataset_layout,
     shell:
         "segmamba check --dataset {params.layout} --name {wildcards.dataset} --root {input.root}"
         " --out {output.report} > {log} 2>&1"

@@ -11,26 +11,26 @@
 rule benchmark_efficiency:
     output:
         result="results/efficiency/{model}{variant}_{size}.json",
-    wildcard_constraints:
-        variant="|".join(EFFICIENCY_VARIANTS),
-    params:
-        in_channels=efficiency_in_channels,
-        out_channels=efficiency_out_channels,
-        repeats=SCALE["efficiency"]["repeats"],
-        overrides=efficiency_overrides,
-        variant=efficiency_variant_option,
     log:
         "results/logs/benchmark_efficiency/{model}{variant}_{size}.log",
     benchmark:
         "results/benchmarks/benchmark_efficiency/{model}{variant}_{size}.tsv"
+    wildcard_constraints:
+        variant="|".join(EFFICIENCY_VARIANTS),
+    conda:
+        "../../envs/segmamba-gpu.yaml"
     threads: job_threads("efficiency")
     resources:
         gpu=gpu_count("efficiency"),
         cpus_per_gpu=cpus_per_gpu("efficiency"),
         mem_mb=memory_mb("efficiency"),
         runtime=runtime_minutes("efficiency"),
-    conda:
-        "../../envs/segmamba-gpu.yaml"
+    params:
+        in_channels=efficiency_in_channels,
+        out_channels=efficiency_out_channels,
+        repeats=SCALE["efficiency"]["repeats"],
+        overrides=efficiency_overrides,
+        variant=efficiency_variant_option,
     shell:
         "segmamba efficiency --model {wildcards.model} --size {wildcards.size} --out {output.result}"
         " --in-channels {params.in_channels} --out-channels {params.out_channels} --repeats {params.repeats}"
@@ -58,14 +58,14 @@ rule render_table5:
         ),
         md="results/tables/table5.md",
         tex="results/tables/table5.tex",
-    params:
-        table="table5",
-        reduced_scale=config["scale"] != "paper",
-        dataset=config["efficiency"]["dataset"],
     log:
         "results/logs/render_table5/table5.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        table="table5",
+        reduced_scale=config["scale"] != "paper",
+        dataset=config["efficiency"]["dataset"],
     script:
         "../scripts/render_table.py"
 
@@ -84,11 +84,11 @@ rule render_efficiency_chart:
             subcategory="Chart",
             labels={"figure": "Efficiency chart", "metric": "TM, IM, IT"},
         ),
-    params:
-        figure="efficiency",
     log:
         "results/logs/render_efficiency_chart/efficiency.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        figure="efficiency",
     script:
         "../scripts/render_figure.py"

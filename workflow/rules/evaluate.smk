@@ -10,18 +10,18 @@ rule extract_ground_truth:
         split="results/{dataset}/split.json",
     output:
         gt=directory("results/{dataset}/gt"),
-    params:
-        layout=dataset_layout,
     log:
         "results/logs/extract_ground_truth/{dataset}.log",
     benchmark:
         "results/benchmarks/extract_ground_truth/{dataset}.tsv"
+    conda:
+        "../../envs/segmamba-gpu.yaml"
     threads: job_threads("cpu")
     resources:
         mem_mb=memory_mb("cpu"),
         runtime=runtime_minutes("cpu"),
-    conda:
-        "../../envs/segmamba-gpu.yaml"
+    params:
+        layout=dataset_layout,
     shell:
         "segmamba labels --dataset {params.layout} --root {input.root} --split {input.split}"
         " --subset test --out {output.gt} > {log} 2>&1"
@@ -39,20 +39,20 @@ rule evaluate_predictions:
     output:
         metrics="results/{dataset}/metrics/{model}.csv",
         summary="results/{dataset}/metrics/{model}.summary.json",
-    params:
-        layout=dataset_layout,
-        options=evaluation_arguments,
-        convention=config["evaluation"]["convention"],
     log:
         "results/logs/evaluate_predictions/{dataset}/{model}.log",
     benchmark:
         "results/benchmarks/evaluate_predictions/{dataset}/{model}.tsv"
+    conda:
+        "../../envs/segmamba-gpu.yaml"
     threads: job_threads("cpu")
     resources:
         mem_mb=memory_mb("cpu"),
         runtime=runtime_minutes("cpu"),
-    conda:
-        "../../envs/segmamba-gpu.yaml"
+    params:
+        layout=dataset_layout,
+        options=evaluation_arguments,
+        convention=config["evaluation"]["convention"],
     shell:
         "segmamba evaluate --dataset {params.layout} --name {wildcards.dataset} --pred-dir {input.predictions}"
         " --gt-dir {input.gt}"

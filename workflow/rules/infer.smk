@@ -12,20 +12,20 @@ rule predict_test_set:
         split="results/{dataset}/split.json",
     output:
         predictions=directory("results/{dataset}/predictions/{model}"),
-    params:
-        options=predict_arguments,
     log:
         "results/logs/predict_test_set/{dataset}/{model}.log",
     benchmark:
         "results/benchmarks/predict_test_set/{dataset}/{model}.tsv"
+    conda:
+        "../../envs/segmamba-gpu.yaml"
     threads: job_threads("predict")
     resources:
         gpu=gpu_count("predict"),
         cpus_per_gpu=cpus_per_gpu("predict"),
         mem_mb=memory_mb("predict"),
         runtime=runtime_minutes("predict"),
-    conda:
-        "../../envs/segmamba-gpu.yaml"
+    params:
+        options=predict_arguments,
     shell:
         "segmamba predict --checkpoint {input.checkpoint} --preprocessed {input.preprocessed}"
         " --split {input.split} --subset test --out {output.predictions} {params.options} > {log} 2>&1"

@@ -11,20 +11,20 @@ rule preprocess_dataset:
         split="results/{dataset}/split.json",
     output:
         preprocessed=directory("results/{dataset}/preprocessed"),
-    params:
-        layout=dataset_layout,
-        workers=SCALE["preprocess"]["workers"],
-        options=preprocess_arguments,
     log:
         "results/logs/preprocess_dataset/{dataset}.log",
     benchmark:
         "results/benchmarks/preprocess_dataset/{dataset}.tsv"
+    conda:
+        "../../envs/segmamba-gpu.yaml"
     threads: SCALE["preprocess"]["workers"]
     resources:
         mem_mb=memory_mb("cpu"),
         runtime=runtime_minutes("cpu"),
-    conda:
-        "../../envs/segmamba-gpu.yaml"
+    params:
+        layout=dataset_layout,
+        workers=SCALE["preprocess"]["workers"],
+        options=preprocess_arguments,
     shell:
         "segmamba preprocess --dataset {params.layout} --root {input.root} --split {input.split}"
         " --out {output.preprocessed} --workers {params.workers} {params.options} > {log} 2>&1"

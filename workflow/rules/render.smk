@@ -30,17 +30,17 @@ rule render_table2:
         ),
         md="results/tables/table2.md",
         tex="results/tables/table2.tex",
-    params:
-        table="table2",
-        layout=paper_table_layout("table2"),
-        outcome_files=paper_table_outcome_files("table2"),
-        synthetic=synthetic_flags(),
     log:
         "results/logs/render_table2/table2.log",
     benchmark:
         "results/benchmarks/render_table2/table2.tsv"
     conda:
         "../../envs/analysis.yaml"
+    params:
+        table="table2",
+        layout=paper_table_layout("table2"),
+        outcome_files=paper_table_outcome_files("table2"),
+        synthetic=synthetic_flags(),
     script:
         "../scripts/render_table.py"
 
@@ -62,15 +62,15 @@ rule render_table3:
         ),
         md="results/tables/table3.md",
         tex="results/tables/table3.tex",
+    log:
+        "results/logs/render_table3/table3.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         table="table3",
         layout=paper_table_layout("table3"),
         outcome_files=paper_table_outcome_files("table3"),
         synthetic=synthetic_flags(),
-    log:
-        "results/logs/render_table3/table3.log",
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/render_table.py"
 
@@ -94,8 +94,12 @@ rule render_dataset_table:
         ),
         md="results/tables/{dataset}.md",
         tex="results/tables/{dataset}.tex",
+    log:
+        "results/logs/render_dataset_table/{dataset}.log",
     wildcard_constraints:
         dataset="|".join(dataset_table_names()),
+    conda:
+        "../../envs/analysis.yaml"
     params:
         table="dataset",
         dataset="{dataset}",
@@ -103,10 +107,6 @@ rule render_dataset_table:
         layout=dataset_table_layout,
         outcome_files=dataset_table_outcome_files,
         synthetic=synthetic_flag,
-    log:
-        "results/logs/render_dataset_table/{dataset}.log",
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/render_table.py"
 
@@ -126,15 +126,15 @@ rule render_figure4:
             subcategory=report_subcategory("Fig. 4"),
             labels={"figure": "Fig. 4", "dataset": "{dataset}"},
         ),
+    log:
+        "results/logs/render_figure4/{dataset}.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         figure="fig4",
         dataset="{dataset}",
         layout=dataset_layout,
         models=figure_models_of,
-    log:
-        "results/logs/render_figure4/{dataset}.log",
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/render_figure.py"
 
@@ -153,13 +153,13 @@ rule render_training_curves:
             subcategory=report_subcategory("Training curves"),
             labels={"figure": "Training curves", "dataset": "{dataset}"},
         ),
-    params:
-        figure="training_curves",
-        dataset="{dataset}",
-        models=figure_models_of,
     log:
         "results/logs/render_training_curves/{dataset}.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        figure="training_curves",
+        dataset="{dataset}",
+        models=figure_models_of,
     script:
         "../scripts/render_figure.py"

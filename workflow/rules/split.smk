@@ -11,19 +11,19 @@ rule split_dataset:
         check="results/{dataset}/check.txt",
     output:
         split="results/{dataset}/split.json",
-    params:
-        layout=dataset_layout,
-        seed=config["split"]["seed"],
     log:
         "results/logs/split_dataset/{dataset}.log",
     benchmark:
         "results/benchmarks/split_dataset/{dataset}.tsv"
+    conda:
+        "../../envs/segmamba-gpu.yaml"
     threads: job_threads("cpu")
     resources:
         mem_mb=memory_mb("cpu"),
         runtime=runtime_minutes("cpu"),
-    conda:
-        "../../envs/segmamba-gpu.yaml"
+    params:
+        layout=dataset_layout,
+        seed=config["split"]["seed"],
     shell:
         "segmamba split --dataset {params.layout} --root {input.root} --out {output.split}"
         " --seed {params.seed} > {log} 2>&1"

@@ -17,22 +17,22 @@ rule train_model:
         log_csv="results/{dataset}/models/{model}/train_log.csv",
         curve="results/{dataset}/models/{model}/training_curve.png",
         summary="results/{dataset}/models/{model}/train_summary.json",
-    params:
-        run_dir=subpath(output.checkpoint, parent=True),
-        options=train_arguments,
-        overrides=model_overrides_of,
     log:
         "results/logs/train_model/{dataset}/{model}.log",
     benchmark:
         "results/benchmarks/train_model/{dataset}/{model}.tsv"
+    conda:
+        "../../envs/segmamba-gpu.yaml"
     threads: job_threads("train")
     resources:
         gpu=gpu_count("train"),
         cpus_per_gpu=cpus_per_gpu("train"),
         mem_mb=memory_mb("train"),
         runtime=runtime_minutes("train"),
-    conda:
-        "../../envs/segmamba-gpu.yaml"
+    params:
+        run_dir=subpath(output.checkpoint, parent=True),
+        options=train_arguments,
+        overrides=model_overrides_of,
     shell:
         "PYTHONUNBUFFERED=1 segmamba train --preprocessed {input.preprocessed} --split {input.split}"
         " --model {wildcards.model} --out {params.run_dir} {params.options}"
