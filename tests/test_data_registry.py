@@ -37,7 +37,7 @@ def subcommand_choices(command: str, option: str):
     return tuple(action.choices)
 
 
-@pytest.mark.parametrize("command", ["check", "split", "preprocess", "labels", "evaluate", "predict"])
+@pytest.mark.parametrize("command", ["check", "split", "preprocess", "ground-truth", "evaluate", "predict"])
 def test_dataset_choices_of_every_command_are_the_registry(command):
     assert subcommand_choices(command, "--dataset") == tuple(DATASETS) == ("brats2023", "aiib2023", "crc500", "nnunet")
 
@@ -88,7 +88,7 @@ def test_paper_values_are_keyed_by_the_reported_metrics():
 
 def test_reporting_and_workflow_rules_name_no_dataset():
     """The tables, figures and rules take dataset names, labels and paper values from the registry."""
-    files = [*(REPO / "segmamba/reporting").glob("*.py"), *(REPO / "workflow/rules").glob("*.smk")]
+    files = [*(REPO / "segmamba/report").glob("*.py"), *(REPO / "workflow/rules").glob("*.smk")]
     for path in files:
         text = path.read_text()
         for name in DATASETS:

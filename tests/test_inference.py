@@ -15,10 +15,10 @@ from torch import nn
 
 from segmamba.data.preprocess import preprocess_image
 from segmamba.errors import InputError
-from segmamba.inference.export import write_label_map
-from segmamba.inference.predictor import PredictOptions, run_prediction
-from segmamba.inference.sliding_window import mirror_axes, predict_logits
-from segmamba.training import checkpoint as ckpt
+from segmamba.predict.export import write_label_map
+from segmamba.predict.predictor import PredictOptions, run_prediction
+from segmamba.predict.sliding_window import mirror_axes, predict_logits
+from segmamba.train import checkpoint as ckpt
 
 TINY_SEGRESNET = {"init_filters": 8, "blocks_down": [1, 1], "blocks_up": [1]}
 

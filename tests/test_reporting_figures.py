@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segmamba.reporting import build, figures
+from segmamba.report import build, figures
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import wilcoxon
 
 from segmamba.data.registry import resolve_dataset
-from segmamba.reporting import build, render, tables
+from segmamba.report import build, render, tables
 
 SCREEN = 120  # characters: the widest Markdown line allowed
 N = 8

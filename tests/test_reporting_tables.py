@@ -12,7 +12,7 @@ import pytest
 from scipy.stats import wilcoxon
 
 from segmamba.errors import InputError
-from segmamba.reporting import build, render, tables
+from segmamba.report import build, render, tables
 
 CASES = ["c1", "c2", "c3", "c4", "c5", "c6"]
 SEGMAMBA_DICE = [0.90, 0.85, 0.80, 0.95, 0.70, 0.88]
@@ -246,7 +246,7 @@ def test_collapsed_and_all_background_trainings_are_marked_not_printed_as_zero(t
 
 
 def test_all_background_mark_reads_the_evaluation_summary_that_segmamba_evaluate_writes(tmp_path):
-    from segmamba.evaluation.evaluate import run_evaluation, summary_path
+    from segmamba.evaluate.evaluate import run_evaluation, summary_path
 
     truth = np.zeros((8, 8, 8), dtype=np.uint8)
     truth[2:5, 2:5, 2:5] = 1

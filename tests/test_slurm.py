@@ -27,8 +27,8 @@ import pytest
 import torch
 import yaml
 
-from segmamba.training import checkpoint as ckpt
-from segmamba.training.checkpoint import load_model
+from segmamba.train import checkpoint as ckpt
+from segmamba.train.checkpoint import load_model
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -38,7 +38,7 @@ SLURM_PACKAGES = ("munge", "slurm-client", "slurmctld", "slurmd", "slurmdbd", "m
 CLUSTER_LOCK = Path("/tmp/segmamba-bench-local-slurm.lock")
 FAKE_GPUS = 2
 WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "envs", "slurm")
-GPU_RULES = {"train_model": "train", "predict_test_set": "predict", "benchmark_efficiency": "efficiency"}
+GPU_RULES = {"train": "train", "predict": "predict", "efficiency": "efficiency"}
 # Fast polling for the test only; the profile's production values stay as they are.
 TEST_OVERRIDES = (
     "--slurm-init-seconds-before-status-checks",
@@ -99,7 +99,7 @@ DDP_CONFIG = {
     }
 }
 RUN_DIR = Path("results", "brats2023", "models", "segmamba")
-TRAIN_LOG = Path("results", "logs", "train_model", "brats2023", "segmamba.log")
+TRAIN_LOG = Path("results", "logs", "train", "brats2023", "segmamba.log")
 STOP_LINE = re.compile(r"SIGTERM received: saved checkpoint_latest\.pt at iteration (\d+)")
 RESUME_LINE = re.compile(r"resumed from \S*checkpoint_latest\.pt at iteration (\d+)/(\d+)")
 
@@ -295,8 +295,8 @@ def test_workflow_jobs_go_through_sbatch_with_the_configured_resources(workflow_
     submitted_rules = set(re.findall(r"^rule (\w+):", output, re.M))
     local_rules = set(re.findall(r"^localrule (\w+):", output, re.M))
     assert set(GPU_RULES) <= submitted_rules
-    assert {"render_table2", "render_table5"} <= local_rules
-    assert all(rule.startswith(("render_", "all")) for rule in local_rules), local_rules
+    assert {"report_table2", "report_table5"} <= local_rules
+    assert all(rule.startswith(("report_", "all")) for rule in local_rules), local_rules
     assert len(jobs) == len(re.findall(r"^rule \w+:", output, re.M)), "one SLURM job per submitted Snakemake job"
     assert {rule_of(job) for job in jobs} == submitted_rules
     for job in jobs:
@@ -312,7 +312,7 @@ def test_workflow_jobs_go_through_sbatch_with_the_configured_resources(workflow_
         else:
             assert "--gpus" not in options and "--gres" not in options, f"{rule}: {options}"
             assert f"--cpus-per-task={job['AllocCPUS']}" in options, f"{rule}: {options}"
-    train_options = sbatch_options(next(job for job in jobs if rule_of(job) == "train_model"))
+    train_options = sbatch_options(next(job for job in jobs if rule_of(job) == "train"))
     assert "--signal=TERM@600" in train_options and "--requeue" in train_options
 
 
@@ -440,15 +440,15 @@ def test_training_stopped_by_sigterm_resumes_exactly(workflow_run, capsys):
     try:
         # 1: SIGTERM to the job's step as soon as the first epoch is checkpointed
         wait(latest.exists, "the first checkpoint")
-        jobs.append(wait(lambda: running_job_of_rule("train_model", started, workdir), "the job", 60))
+        jobs.append(wait(lambda: running_job_of_rule("train", started, workdir), "the job", 60))
         subprocess.run(["scancel", "--signal=TERM", jobs[0]], check=True)
         stopped_at = int(wait(lambda: STOP_LINE.search(rule_log.text()), "the first stop", 300).group(1))
         # 2: once the retry has resumed there and checkpointed another epoch, SIGTERM to every process of the job
         assert wait(resumed_at, "the first retry") == stopped_at, rule_log.history()
         epoch_end = max(wait(lambda: epochs_after_resume(rule_log.text(), stopped_at), "an epoch after the resume"))
-        jobs.append(wait(lambda: running_job_of_rule("train_model", started, workdir, tuple(jobs)), "the retry", 60))
+        jobs.append(wait(lambda: running_job_of_rule("train", started, workdir, tuple(jobs)), "the retry", 60))
         subprocess.run(["scancel", "--signal=TERM", "--full", jobs[1]], check=True)
-        wait(lambda: not running_job_of_rule("train_model", started, workdir), "the end of the killed job", 120)
+        wait(lambda: not running_job_of_rule("train", started, workdir), "the end of the killed job", 120)
         on_disk = ckpt.read_checkpoint(latest)["state"]["iteration"]  # the next attempt starts from this
         second_resume = wait(third_attempt_resumed_at, "the second retry")
         for p in (process, reference):
@@ -461,7 +461,7 @@ def test_training_stopped_by_sigterm_resumes_exactly(workflow_run, capsys):
     assert process.returncode == 0, f"the retries did not finish the training:\n{output_tail}"
     assert reference.returncode == 0, (reference_dir / "snakemake.out").read_text()[-5000:]
 
-    train_jobs = [job for job in sacct_jobs(started, workdir) if rule_of(job) == "train_model"]
+    train_jobs = [job for job in sacct_jobs(started, workdir) if rule_of(job) == "train"]
     assert [job["JobID"] for job in train_jobs[:2]] == jobs
     assert [job["State"] for job in train_jobs] == ["FAILED", "FAILED", "COMPLETED"], train_jobs
     limits = [time_limit("train", attempt, PREEMPT_MAX_RUNTIME) for attempt in (1, 2, 3)]
@@ -508,7 +508,7 @@ def test_training_on_two_gpus_runs_each_rank_once(workflow_run, capsys):
         workdir, "--configfile", "tiny.yaml", "ddp.yaml", "--retries", "0", str(RUN_DIR / "checkpoint_final.pt")
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
-    (job,) = [job for job in sacct_jobs(started, workdir) if rule_of(job) == "train_model"]
+    (job,) = [job for job in sacct_jobs(started, workdir) if rule_of(job) == "train"]
     steps = job_steps(job["JobID"])
     table = "\n".join("|".join(step.values()) for step in steps)
     with capsys.disabled():

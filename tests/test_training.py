@@ -10,12 +10,12 @@ import torch
 from torch import nn
 
 from segmamba.errors import ConfigError, InputError
-from segmamba.training import PREEMPTED_EXIT_CODE
-from segmamba.training import checkpoint as ckpt
-from segmamba.training.config import TrainConfig, build_config, read_config_file
-from segmamba.training.launcher import combined_exit_code
-from segmamba.training.schedule import poly_lr
-from segmamba.training.trainer import make_optimizer, step_seed, train_step
+from segmamba.train import PREEMPTED_EXIT_CODE
+from segmamba.train import checkpoint as ckpt
+from segmamba.train.config import TrainConfig, build_config, read_config_file
+from segmamba.train.launcher import combined_exit_code
+from segmamba.train.schedule import poly_lr
+from segmamba.train.trainer import make_optimizer, step_seed, train_step
 
 REQUIRED = {"preprocessed": "pre", "split": "split.json", "model": "segresnet", "out": "run"}
 
@@ -98,7 +98,7 @@ def test_train_step_clips_gradient_norm():
 
 
 def test_region_dice_on_hand_counted_maps():
-    from segmamba.training.validation import region_dice
+    from segmamba.train.validation import region_dice
 
     prediction = np.array([0, 1, 1, 2, 3, 3])
     target = np.array([0, 1, 2, 2, 2, 3])

@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from segmamba.training.collapse import collapse_report, foreground_record
-from segmamba.training.validation import score_case, validate_case
+from segmamba.train.collapse import collapse_report, foreground_record
+from segmamba.train.validation import score_case, validate_case
 
 REGIONS = {"tumour": [1]}
 

@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 import torch
 
-from segmamba.training import PREEMPTED_EXIT_CODE
-from segmamba.training.checkpoint import load_model, read_checkpoint
-from segmamba.training.config import build_config
-from segmamba.training.trainer import run_training
+from segmamba.train import PREEMPTED_EXIT_CODE
+from segmamba.train.checkpoint import load_model, read_checkpoint
+from segmamba.train.config import build_config
+from segmamba.train.trainer import run_training
 
 TINY_SEGRESNET = {"init_filters": 8, "blocks_down": [1, 1], "blocks_up": [1]}
 EPOCHS, ITERS = 4, 3
@@ -254,8 +254,8 @@ def test_ddp_two_gloo_processes_match_single_process_step_on_global_batch(datase
     """`--nproc 2`: one iteration per process; the weights equal one single-process step on both batches."""
     from segmamba.data.loader import PatchBatches
     from segmamba.runtime import seed_everything
-    from segmamba.training import checkpoint as ckpt
-    from segmamba.training.trainer import make_optimizer, train_step
+    from segmamba.train import checkpoint as ckpt
+    from segmamba.train.trainer import make_optimizer, train_step
 
     out = tmp_path / "ddp"
     overrides = {**TINY_SEGRESNET, "dropout_prob": 0.0}  # dropout masks differ per rank by design
@@ -298,7 +298,7 @@ def test_ddp_two_gloo_processes_match_single_process_step_on_global_batch(datase
 
 @pytest.mark.slow
 def test_predict_with_trained_checkpoint_on_test_split(dataset, reference_run, tmp_path):
-    from segmamba.inference.predictor import PredictOptions, run_prediction
+    from segmamba.predict.predictor import PredictOptions, run_prediction
 
     result = run_prediction(
         reference_run / "checkpoint_final.pt",

@@ -1,4 +1,4 @@
-"""The training losses (``segmamba.training.losses``) against hand-written formulas, and their configuration."""
+"""The training losses (``segmamba.train.losses``) against hand-written formulas, and their configuration."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from segmamba.errors import ConfigError
-from segmamba.training.config import TrainConfig, build_config
-from segmamba.training.losses import make_loss
+from segmamba.train.config import TrainConfig, build_config
+from segmamba.train.losses import make_loss
 
 REQUIRED = {"preprocessed": "pre", "split": "split.json", "model": "segresnet", "out": "run"}
 

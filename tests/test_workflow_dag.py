@@ -38,13 +38,13 @@ def test_paper_scale_dag_has_every_rule_with_the_expected_job_counts(paper_dry_r
     expected = expected_job_counts(config)
     assert job_counts(paper_dry_run) == expected
     # the shipped config runs everything: 3 datasets x 8 models + 3 ablation-only variants
-    assert expected["train_model"] == 27 and expected["benchmark_efficiency"] == 4
+    assert expected["train"] == 27 and expected["efficiency"] == 4
 
 
 def test_paper_scale_jobs_request_gpus_and_growing_runtime(paper_dry_run):
     paper = load_config(REPO / "config.yaml")["scales"]["paper"]
     train = paper["resources"]["train"]
-    train_jobs = [block for block in paper_dry_run.split("\n\n") if "rule train_model:" in block]
+    train_jobs = [block for block in paper_dry_run.split("\n\n") if "rule train:" in block]
     assert train_jobs
     for block in train_jobs:
         assert f"gpu={train['gpus']}" in block and f"cpus_per_gpu={train['cpus_per_gpu']}" in block
@@ -95,9 +95,9 @@ def test_runtime_grows_with_the_attempt_up_to_max_runtime(workdir, tmp_path, max
         return minutes if max_runtime is None else min(minutes, max_runtime)
 
     runtimes = runtimes_by_rule(result.stdout)
-    cpu_rules = {"synthesize_dataset", "check_dataset", "split_dataset", "preprocess_dataset"}
-    assert runtimes.keys() == cpu_rules | {"train_model"}
-    assert runtimes["train_model"] == {expected("train")}
+    cpu_rules = {"synth", "check", "split", "preprocess"}
+    assert runtimes.keys() == cpu_rules | {"train"}
+    assert runtimes["train"] == {expected("train")}
     for rule in cpu_rules:
         assert runtimes[rule] == {expected("cpu")}, rule
 
@@ -120,18 +120,18 @@ def test_real_dataset_roots_skip_synthesis(workdir, tmp_path):
     config = merge(load_config(REPO / "config.yaml"), {"datasets": roots})
     counts = job_counts(result.stdout)
     assert counts == expected_job_counts(config)
-    assert counts["synthesize_dataset"] == 1  # only AIIB2023 still runs on a stand-in
+    assert counts["synth"] == 1  # only AIIB2023 still runs on a stand-in
 
 
 @pytest.mark.parametrize(
     ("target", "present", "absent"),
     [
-        ("preprocess_only", {"preprocess_dataset", "extract_ground_truth"}, {"train_model", "render_table2"}),
-        ("train_only", {"train_model", "preprocess_dataset"}, {"predict_test_set", "benchmark_efficiency"}),
-        ("efficiency", {"benchmark_efficiency", "render_table5", "render_efficiency_chart"}, {"train_model"}),
-        ("ablation", {"render_table4", "train_model"}, {"render_table2", "benchmark_efficiency"}),
-        ("tables", {"render_table2", "render_table3", "render_table4", "render_table5"}, {"render_figure4"}),
-        ("figures", {"render_figure4", "render_training_curves", "render_efficiency_chart"}, {"render_table2"}),
+        ("preprocess_only", {"preprocess", "ground_truth"}, {"train", "report_table2"}),
+        ("train_only", {"train", "preprocess"}, {"predict", "efficiency"}),
+        ("efficiency_only", {"efficiency", "report_table5", "report_efficiency_chart"}, {"train"}),
+        ("ablation", {"report_table4", "train"}, {"report_table2", "efficiency"}),
+        ("tables", {"report_table2", "report_table3", "report_table4", "report_table5"}, {"report_figure4"}),
+        ("figures", {"report_figure4", "report_training_curves", "report_efficiency_chart"}, {"report_table2"}),
     ],
 )
 def test_partial_targets(workdir, target, present, absent):
@@ -157,7 +157,7 @@ def test_lint_passes(workdir):
 
 def test_m6_is_measured_with_explicit_attention_and_the_switch_adds_a_fused_attention_row(workdir, tmp_path):
     (tmp_path / "fused.yaml").write_text(yaml.safe_dump({"efficiency": {"fused_attention_row": True}}))
-    result = run_snakemake(workdir, "efficiency", "-n", "-p", "--config", "scale=paper", "--configfiles",
+    result = run_snakemake(workdir, "efficiency_only", "-n", "-p", "--config", "scale=paper", "--configfiles",
                            "config.yaml", str(tmp_path / "fused.yaml"))  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     output = result.stdout + result.stderr

@@ -23,7 +23,7 @@ from medpy.metric.binary import dc, hd95
 from scipy.stats import wilcoxon
 from test_workflow_support import copy_workflow, job_counts, run_snakemake
 
-from segmamba.reporting import build
+from segmamba.report import build
 
 pytestmark = pytest.mark.slow
 
@@ -109,17 +109,17 @@ def own_run(tmp_path_factory):
 def test_every_step_ran_under_the_datasets_own_name(own_run):
     workdir, _, output = own_run
     assert job_counts(output) == {
-        "check_dataset": 1,
-        "split_dataset": 1,
-        "preprocess_dataset": 1,
-        "extract_ground_truth": 1,
-        "train_model": 2,
-        "predict_test_set": 2,
-        "evaluate_predictions": 2,
-        "render_dataset_table": 1,
-        "render_table4": 1,
-        "render_figure4": 1,
-        "render_training_curves": 1,
+        "check": 1,
+        "split": 1,
+        "preprocess": 1,
+        "ground_truth": 1,
+        "train": 2,
+        "predict": 2,
+        "evaluate": 2,
+        "report_dataset_table": 1,
+        "report_table4": 1,
+        "report_figure4": 1,
+        "report_training_curves": 1,
         "all": 1,
     }
     results = workdir / "results" / NAME
@@ -251,7 +251,7 @@ def test_efficiency_pointed_at_the_own_dataset_takes_its_channels_and_classes(ow
     efficiency = {"efficiency": {"activate": True, "dataset": NAME, "models": ["segresnet"]}}
     (workdir.parent / "efficiency.yaml").write_text(yaml.safe_dump(efficiency))
     configs = [str(workdir.parent / name) for name in ("own.yaml", "efficiency.yaml")]
-    result = run_snakemake(workdir, "-n", "-p", "efficiency", "--configfile", *configs)
+    result = run_snakemake(workdir, "-n", "-p", "efficiency_only", "--configfile", *configs)
     assert result.returncode == 0, result.stderr[-3000:]
     commands = [line for line in result.stdout.splitlines() if line.startswith("Shell command: segmamba efficiency")]
     assert commands and all("--in-channels 2 --out-channels 4" in line for line in commands)  # T2 + ADC; 3 labels

@@ -58,8 +58,8 @@ def test_tables_and_figures_exist_with_numbers(finished_run):
             assert (finished_run / "results/figures" / figure).read_bytes()[:4] == b"\x89PNG"
     assert (finished_run / "results/figures/efficiency.png").exists()
     # logs and benchmarks where the README says
-    assert (finished_run / "results/logs/train_model/crc500/segmamba.log").exists()
-    assert (finished_run / "results/benchmarks/train_model/crc500/segmamba.tsv").exists()
+    assert (finished_run / "results/logs/train/crc500/segmamba.log").exists()
+    assert (finished_run / "results/benchmarks/train/crc500/segmamba.tsv").exists()
 
 
 def test_resume_checkpoint_is_kept_but_not_an_output(finished_run):
@@ -80,13 +80,13 @@ def test_forcerun_of_one_training_reruns_only_its_dependents(finished_run):
     result = run_snakemake(finished_run, "-n", *TINY, "--forcerun", target)
     assert result.returncode == 0, result.stderr[-3000:]
     assert job_counts(result.stdout) == {
-        "train_model": 1,
-        "predict_test_set": 1,
-        "evaluate_predictions": 1,  # this (dataset, model) only
-        "render_table3": 1,
-        "render_table4": 1,  # the CRC-500 tables; not Table 2 (BraTS) or 5
-        "render_figure4": 1,
-        "render_training_curves": 1,
+        "train": 1,
+        "predict": 1,
+        "evaluate": 1,  # this (dataset, model) only
+        "report_table3": 1,
+        "report_table4": 1,  # the CRC-500 tables; not Table 2 (BraTS) or 5
+        "report_figure4": 1,
+        "report_training_curves": 1,
         "all": 1,  # the CRC-500 figures only
     }
 
@@ -94,13 +94,13 @@ def test_forcerun_of_one_training_reruns_only_its_dependents(finished_run):
 def test_forcerun_of_a_rule_reruns_its_jobs_and_downstream_only(finished_run):
     config = tiny_config()
     evaluations = sum(len(config["models"]) for d, e in config["datasets"].items() if e["activate"])
-    result = run_snakemake(finished_run, "-n", *TINY, "--forcerun", "evaluate_predictions")
+    result = run_snakemake(finished_run, "-n", *TINY, "--forcerun", "evaluate")
     assert result.returncode == 0, result.stderr[-3000:]
     assert job_counts(result.stdout) == {
-        "evaluate_predictions": evaluations,
-        "render_table2": 1,
-        "render_table3": 1,
-        "render_table4": 1,
+        "evaluate": evaluations,
+        "report_table2": 1,
+        "report_table3": 1,
+        "report_table4": 1,
         "all": 1,
     }
 
@@ -130,6 +130,6 @@ def test_train_predict_and_efficiency_name_the_scan_backend_that_ran(finished_ru
     }
     assert summaries["segmamba"]["scan_backend"] == "cpu"  # the numba kernels, the CPU default
     assert summaries["uxnet"]["scan_backend"] is None  # no Mamba layer
-    assert "(scan backend: cpu)" in (results / "logs/predict_test_set/crc500/segmamba.log").read_text()
+    assert "(scan backend: cpu)" in (results / "logs/predict/crc500/segmamba.log").read_text()
     record = json.loads((results / "efficiency/segmamba_32.json").read_text())
     assert record["scan_backend"] == "cpu" and record["sequence_length"] == 16**3 and record["variant"] is None

@@ -84,24 +84,24 @@ def expected_job_counts(config: dict) -> dict[str, int]:
     trainings = sum(len(models) for models in trained.values())
     synthetic = [d for d in trained if not config["datasets"][d].get("root")]
     counts = {
-        "synthesize_dataset": len(synthetic),
-        "check_dataset": len(trained),
-        "split_dataset": len(trained),
-        "preprocess_dataset": len(trained),
-        "extract_ground_truth": len(trained),
-        "train_model": trainings,
-        "predict_test_set": trainings,
-        "evaluate_predictions": trainings,
-        "render_figure4": len(trained),
-        "render_training_curves": len(trained),
-        "render_table2": int(any(d in active for d in ("brats2023", "aiib2023"))),
-        "render_table3": int("crc500" in active),
-        "render_dataset_table": sum(d not in ("brats2023", "aiib2023", "crc500") for d in active),  # your own
-        "render_table4": int(ablation["activate"]),
+        "synth": len(synthetic),
+        "check": len(trained),
+        "split": len(trained),
+        "preprocess": len(trained),
+        "ground_truth": len(trained),
+        "train": trainings,
+        "predict": trainings,
+        "evaluate": trainings,
+        "report_figure4": len(trained),
+        "report_training_curves": len(trained),
+        "report_table2": int(any(d in active for d in ("brats2023", "aiib2023"))),
+        "report_table3": int("crc500" in active),
+        "report_dataset_table": sum(d not in ("brats2023", "aiib2023", "crc500") for d in active),  # your own
+        "report_table4": int(ablation["activate"]),
         "all": 1,
     }
     if config["efficiency"]["activate"]:
-        counts["benchmark_efficiency"] = len(config["efficiency"]["models"]) * len(scale["efficiency"]["sizes"])
-        counts["render_table5"] = 1
-        counts["render_efficiency_chart"] = 1
+        counts["efficiency"] = len(config["efficiency"]["models"]) * len(scale["efficiency"]["sizes"])
+        counts["report_table5"] = 1
+        counts["report_efficiency_chart"] = 1
     return {rule: count for rule, count in counts.items() if count}

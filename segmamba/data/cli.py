@@ -1,4 +1,4 @@
-"""Command-line subcommands of the data step: synth, check, split, preprocess, labels."""
+"""Command-line subcommands of the data stage: synth, check, split, preprocess."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ REGIONS_HELP = (
 NAME_HELP = "the dataset's own name, shown in the output (default: the --dataset layout's name)"
 
 
-def _add_dataset_args(parser: argparse.ArgumentParser) -> None:
+def add_dataset_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, choices=tuple(DATASETS), help="dataset layout")
     parser.add_argument("--root", required=True, help="raw dataset folder")
 
@@ -47,7 +47,7 @@ def register(subparsers) -> None:
         "between channels and label, NaN/Inf, unexpected label values, empty case) as one line naming "
         "the case and the file. Exit 0 with a summary when clean, 1 otherwise.",
     )
-    _add_dataset_args(check)
+    add_dataset_args(check)
     check.add_argument("--name", help=NAME_HELP)
     check.add_argument("--out", help="also write the report to this file (atomically)")
     check.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
@@ -61,7 +61,7 @@ def register(subparsers) -> None:
         "seed give a byte-identical file. An existing file made for other cases or another seed is an "
         "error (delete it to re-split on purpose).",
     )
-    _add_dataset_args(split)
+    add_dataset_args(split)
     split.add_argument("--out", required=True, help="split JSON path")
     split.add_argument("--seed", type=int, default=42, help="shuffle seed (default 42, as published)")
     split.set_defaults(func=_split)
@@ -75,7 +75,7 @@ def register(subparsers) -> None:
         "properties.json per case, plus dataset.json (channels, labels, regions) and "
         "fingerprint.json.",
     )
-    _add_dataset_args(preprocess)
+    add_dataset_args(preprocess)
     preprocess.add_argument("--split", required=True, help="split JSON from `segmamba split`")
     preprocess.add_argument("--out", required=True, help="preprocessed output folder")
     preprocess.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
@@ -84,18 +84,6 @@ def register(subparsers) -> None:
     )
     preprocess.add_argument("--regions", help=REGIONS_HELP + "; training validates on them")
     preprocess.set_defaults(func=_preprocess)
-
-    labels = subparsers.add_parser(
-        "labels",
-        help="write ground-truth label maps of a split subset for evaluation",
-        description="Write GT_DIR/<case>.nii.gz (uint8 label map, original geometry and affine) for every case "
-        "of the chosen subset of the split.",
-    )
-    _add_dataset_args(labels)
-    labels.add_argument("--split", required=True, help="split JSON")
-    labels.add_argument("--subset", default="test", choices=("train", "val", "test"), help="subset (default test)")
-    labels.add_argument("--out", required=True, help="output folder GT_DIR")
-    labels.set_defaults(func=_labels)
 
 
 def _synth(args) -> int:
@@ -153,12 +141,4 @@ def _preprocess(args) -> int:
         regions=parse_regions(args.regions),
     )
     print(f"preprocessed {len(info['case_ids'])} cases to {args.out} (target spacing {info['target_spacing']})")
-    return 0
-
-
-def _labels(args) -> int:
-    from segmamba.data.labels import export_ground_truth
-
-    ids = export_ground_truth(args.dataset, args.root, args.split, args.subset, args.out)
-    print(f"wrote {len(ids)} {args.subset} label maps to {args.out}")
     return 0

@@ -36,7 +36,7 @@ from segmamba.data.augment import (
 )
 from segmamba.data.preprocessed import load_foreground_locations, open_array
 from segmamba.errors import InputError
-from segmamba.training.preemption import STOP_SIGNALS
+from segmamba.train.preemption import STOP_SIGNALS
 
 
 @contextlib.contextmanager

@@ -5,7 +5,7 @@ synthetic stand-in (a ``segmamba synth`` kind), its channels, labels and evaluat
 (:class:`DatasetInfo`), how it is evaluated (Dice/HD95 per region, or the AIIB airway metrics), the metrics
 its tables report, its display label and the numbers the SegMamba paper publishes for it. The command lines'
 ``--dataset`` choices, the workflow's constants (``workflow/rules/common.smk``), the config schema's dataset
-names and the tables (``segmamba.reporting``) are derived from :data:`DATASETS`.
+names and the tables (``segmamba.report``) are derived from :data:`DATASETS`.
 
 Any nnU-Net v2 raw dataset is a dataset too: the ``nnunet`` definition has no fixed channels or labels;
 :func:`read_nnunet_dataset_json` reads them from the dataset's ``dataset.json`` and :func:`resolve_dataset`

@@ -334,14 +334,67 @@ def figure4_inputs(wildcards):
     }
 
 
+def report_inputs(**inputs):
+    """`segmamba report --inputs`: an artefact's inputs as compact JSON (a param, so a change reruns the report)."""
+    return json.dumps(inputs, sort_keys=True, separators=(",", ":"))
+
+
+def paper_table_inputs(table):
+    """`--inputs` of Table 2 or 3: metrics layout, training outcomes and which datasets are synthetic."""
+    return report_inputs(
+        layout=paper_table_layout(table),
+        outcome_files=paper_table_outcome_files(table),
+        synthetic=synthetic_flags(),
+    )
+
+
+def dataset_table_inputs(wildcards):
+    """`--inputs` of a dataset of your own's table."""
+    return report_inputs(
+        dataset=wildcards.dataset,
+        entry=dataset_entry(wildcards),
+        layout=dataset_table_layout(wildcards),
+        outcome_files=dataset_table_outcome_files(wildcards),
+        synthetic=synthetic_flag(wildcards),
+    )
+
+
+def table4_inputs():
+    """`--inputs` of Table 4: the ablation's metrics, outcomes and dataset (with its config entry)."""
+    dataset = config["ablation"]["dataset"]
+    return report_inputs(
+        layout=table4_layout(),
+        outcome_files=table4_outcome_files(),
+        dataset=dataset,
+        entry=config["datasets"].get(dataset, {}),
+        synthetic=is_synthetic(dataset),
+    )
+
+
+def figure4_report_inputs(wildcards):
+    """`--inputs` of one dataset's Fig. 4 panel: layout, raw root, split, ground truth, {model: predictions}."""
+    dataset = wildcards.dataset
+    root = f"results/data/{dataset}" if is_synthetic(dataset) else config["datasets"][dataset]["root"]
+    return report_inputs(
+        dataset=dataset,
+        layout=dataset_layout(wildcards),
+        root=root,
+        split=f"results/{dataset}/split.json",
+        gt=f"results/{dataset}/gt",
+        predictions={m: f"results/{dataset}/predictions/{m}" for m in figure_models(dataset)},
+    )
+
+
+def training_curves_inputs(wildcards):
+    """`--inputs` of one dataset's training curves: {model: train_log.csv}."""
+    dataset = wildcards.dataset
+    logs = {m: f"results/{dataset}/models/{m}/train_log.csv" for m in figure_models(dataset)}
+    return report_inputs(dataset=dataset, logs=logs)
+
+
 def figure_models(dataset):
     """Models shown in a dataset's Fig. 4 panel and training curves (the compared methods, else the variants)."""
     return list(config["models"]) if dataset in active_datasets() else models_for(dataset)
-
-
-def figure_models_of(wildcards):
-    """Input-function form of `figure_models` for the job's {dataset} wildcard."""
-    return figure_models(wildcards.dataset)
 
 
 def training_logs(wildcards):
