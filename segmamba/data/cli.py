@@ -6,6 +6,8 @@ import argparse
 import sys
 
 from segmamba.data.registry import DATASETS, SYNTHETIC_KINDS
+from segmamba.data.settings import PreprocessSettings, SynthSettings
+from segmamba.settings import add_settings_arguments, settings_values
 
 REGIONS_HELP = (
     "nnunet only: evaluation regions as a JSON object {name: [labels]}, e.g. '{\"core\": [2, 3]}' (unions of "
@@ -35,9 +37,7 @@ def register(subparsers) -> None:
     )
     synth.add_argument("--kind", required=True, choices=SYNTHETIC_KINDS, help="which dataset to imitate")
     synth.add_argument("--out", required=True, help="output dataset root")
-    synth.add_argument("--cases", type=int, default=20, help="number of cases (default 20)")
-    synth.add_argument("--size", type=int, default=48, help="volume edge in voxels (default 48)")
-    synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_settings_arguments(synth, SynthSettings)
     synth.set_defaults(func=_synth)
 
     check = subparsers.add_parser(
@@ -78,7 +78,7 @@ def register(subparsers) -> None:
     add_dataset_args(preprocess)
     preprocess.add_argument("--split", required=True, help="split JSON from `segmamba split`")
     preprocess.add_argument("--out", required=True, help="preprocessed output folder")
-    preprocess.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    add_settings_arguments(preprocess, PreprocessSettings)
     preprocess.add_argument(
         "--target-spacing", type=float, nargs=3, metavar=("X", "Y", "Z"), help="override the target spacing in mm"
     )
@@ -91,7 +91,8 @@ def _synth(args) -> int:
     from segmamba.errors import InputError
 
     try:
-        ids = write_synthetic_dataset(args.kind, args.out, cases=args.cases, size=args.size, seed=args.seed)
+        settings = SynthSettings(**settings_values(args, SynthSettings))
+        ids = write_synthetic_dataset(args.kind, args.out, cases=settings.cases, size=settings.size, seed=settings.seed)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
     print(f"wrote {len(ids)} synthetic {args.kind} cases to {args.out}")
@@ -131,12 +132,13 @@ def _preprocess(args) -> int:
     from segmamba.data.preprocess import preprocess_dataset
     from segmamba.data.registry import parse_regions
 
+    settings = PreprocessSettings(**settings_values(args, PreprocessSettings))
     info = preprocess_dataset(
         args.dataset,
         args.root,
         args.split,
         args.out,
-        workers=args.workers,
+        workers=settings.workers,
         target_spacing=args.target_spacing,
         regions=parse_regions(args.regions),
     )

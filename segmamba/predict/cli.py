@@ -23,7 +23,10 @@ Cases whose output already exists are skipped (a rerun after a kill continues) u
 
 
 def register(subparsers) -> None:
-    """Register ``segmamba predict`` on the top-level parser's subparsers."""
+    """Register ``segmamba predict`` on the top-level parser's subparsers (settings flags from PredictSettings)."""
+    from segmamba.predict.settings import PredictSettings
+    from segmamba.settings import add_settings_arguments
+
     parser = subparsers.add_parser(
         "predict",
         help="segment cases with a trained checkpoint (sliding window + mirror TTA)",
@@ -38,35 +41,20 @@ def register(subparsers) -> None:
     add("--subset", default="test", help="split subset to predict (default test)")
     add("--dataset", choices=tuple(DATASETS), help="read raw scans of this dataset layout")
     add("--root", metavar="RAW", help="raw dataset folder for --dataset")
-    add("--no-tta", dest="tta", action="store_false", help="disable 8-way mirror test-time augmentation")
-    add("--overlap", type=float, default=0.5, help="sliding-window overlap (default 0.5)")
-    add("--sw-batch-size", type=int, default=2, help="windows per forward pass (default 2)")
-    add("--roi-size", type=int, nargs=3, metavar=("X", "Y", "Z"), help="window size (default: training patch)")
-    add("--no-amp", dest="amp", action="store_false", help="disable fp16 autocast on CUDA")
-    add("--overwrite", action="store_true", help="predict again cases whose output exists")
+    add_settings_arguments(parser, PredictSettings)
     add("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
     parser.set_defaults(func=handle_predict)
 
 
 def handle_predict(args: argparse.Namespace) -> int:
     """Run prediction as requested on the command line."""
-    from segmamba.errors import ConfigError
-    from segmamba.predict.predictor import PredictOptions, run_prediction
+    from segmamba.predict.predictor import run_prediction
+    from segmamba.predict.settings import PredictSettings
+    from segmamba.settings import settings_values
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stdout)
-    if not 0 <= args.overlap < 1:
-        raise ConfigError(f"--overlap must be in [0, 1), got {args.overlap}")
-    if args.sw_batch_size < 1:
-        raise ConfigError(f"--sw-batch-size must be >= 1, got {args.sw_batch_size}")
-    options = PredictOptions(
-        tta=args.tta,
-        overlap=args.overlap,
-        sw_batch_size=args.sw_batch_size,
-        amp=args.amp,
-        roi_size=tuple(args.roi_size) if args.roi_size else None,
-        overwrite=args.overwrite,
-    )
+    options = PredictSettings(**settings_values(args, PredictSettings))
     result = run_prediction(
         args.checkpoint,
         args.preprocessed,

@@ -19,21 +19,10 @@ import torch
 
 from segmamba.errors import InputError
 from segmamba.predict.export import write_label_map
+from segmamba.predict.settings import PredictSettings
 from segmamba.predict.sliding_window import predict_logits
 
 logger = logging.getLogger("segmamba.predict")
-
-
-@dataclass
-class PredictOptions:
-    """Sliding-window settings (``roi_size`` None = the checkpoint's training patch)."""
-
-    tta: bool = True
-    overlap: float = 0.5
-    sw_batch_size: int = 2
-    amp: bool = True
-    roi_size: tuple[int, int, int] | None = None
-    overwrite: bool = False
 
 
 @dataclass
@@ -87,7 +76,7 @@ def iter_raw_cases(reader, case_ids: list[str], dataset_json: dict) -> Iterator[
         yield PreparedCase(case_id, image, properties, np.asarray(case.affine, dtype=np.float64))
 
 
-def predict_case(model: torch.nn.Module, case: PreparedCase, roi_size, options: PredictOptions) -> np.ndarray:
+def predict_case(model: torch.nn.Module, case: PreparedCase, roi_size, options: PredictSettings) -> np.ndarray:
     """Label map of one case in its original geometry (X, Y, Z) uint8."""
     from segmamba.data.preprocess import restore_to_original
 
@@ -102,7 +91,7 @@ def predict_cases(
     cases: Iterator[PreparedCase] | list[PreparedCase],
     out_dir: str | Path,
     roi_size,
-    options: PredictOptions,
+    options: PredictSettings,
 ) -> list[str]:
     """Predict and write ``out_dir/<case>.nii.gz`` for each case; returns the ids written this time."""
     out_dir = Path(out_dir)
@@ -158,7 +147,7 @@ def run_prediction(
     checkpoint: str | Path,
     preprocessed_dir: str | Path,
     out_dir: str | Path,
-    options: PredictOptions,
+    options: PredictSettings,
     split: str | Path | None = None,
     subset: str = "test",
     dataset: str | None = None,

@@ -1,6 +1,6 @@
 """``segmamba train --nproc N``: start N local DDP processes (what torchrun does, plus exit-code handling).
 
-Each child runs ``python -m segmamba train --config RUN_DIR/train_config.yaml`` with RANK, WORLD_SIZE,
+Each child runs ``python -m segmamba train --settings RUN_DIR/train_config.yaml`` with RANK, WORLD_SIZE,
 LOCAL_RANK, MASTER_ADDR and MASTER_PORT set. SIGTERM/SIGUSR1 are forwarded to the children, so a
 preempted job still saves its checkpoint; the launcher exits 75 if any child was preempted.
 """
@@ -50,7 +50,7 @@ def launch_local(nproc: int, config_path: Path) -> int:
             MASTER_ADDR="127.0.0.1",
             MASTER_PORT=str(port),
         )
-        command = [sys.executable, "-m", "segmamba", "train", "--config", str(config_path)]
+        command = [sys.executable, "-m", "segmamba", "train", "--settings", str(config_path)]
         children.append(subprocess.Popen(command, env=env))
 
     def forward(signum, frame):

@@ -11,10 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from segmamba.errors import ConfigError
+from segmamba.train.settings import LOSS_NAMES
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-LOSS_NAMES = ("ce", "dice_ce")
 
 
 def cross_entropy(logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:

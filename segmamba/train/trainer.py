@@ -33,11 +33,11 @@ from segmamba.train import PREEMPTED_EXIT_CODE
 from segmamba.train import checkpoint as ckpt
 from segmamba.train import distributed as dist_utils
 from segmamba.train.collapse import collapse_report, foreground_record
-from segmamba.train.config import MODEL_DEFINING_KEYS, TrainConfig
 from segmamba.train.losses import LossFn, cross_entropy, make_loss
 from segmamba.train.preemption import StopRequest
 from segmamba.train.run_outputs import plot_training_curve, write_train_log
 from segmamba.train.schedule import poly_lr
+from segmamba.train.settings import MODEL_DEFINING_KEYS, TrainSettings
 from segmamba.train.validation import validate_case
 
 logger = logging.getLogger("segmamba.train")
@@ -122,7 +122,7 @@ def read_split(path: str) -> tuple[list[str], list[str]]:
         raise InputError(f"split file {path}: cannot read train/val case lists ({exc})") from exc
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
+def make_optimizer(model: nn.Module, config: TrainSettings) -> torch.optim.SGD:
     """SGD over all parameters with the configured momentum, Nesterov flag and weight decay."""
     return torch.optim.SGD(
         model.parameters(),
@@ -133,7 +133,7 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
     )
 
 
-def make_patch_batches(config: TrainConfig, train_ids: list[str]):
+def make_patch_batches(config: TrainSettings, train_ids: list[str]):
     """The patch sampler of the data step for the training cases (batches of ``batch_size`` per process)."""
     from segmamba.data.loader import PatchBatches
 
@@ -178,7 +178,7 @@ def restore_rng_states(states: dict[str, Any]) -> None:
 class Trainer:
     """One training run in one process (rank) of a possibly distributed job."""
 
-    def __init__(self, config: TrainConfig) -> None:
+    def __init__(self, config: TrainSettings) -> None:
         self.config = config
         self.ctx = dist_utils.context_from_env()
         self.device = select_device(config.device)
@@ -474,8 +474,8 @@ class Trainer:
         dist_utils.barrier(self.ctx)
 
 
-def write_config_copy(config: TrainConfig) -> Path:
-    """Save the resolved settings as RUN_DIR/train_config.yaml (usable with ``--config``)."""
+def write_settings_copy(config: TrainSettings) -> Path:
+    """Save the resolved settings as RUN_DIR/train_config.yaml (usable with ``--settings``)."""
     import yaml
 
     path = Path(config.out) / CONFIG_COPY
@@ -483,7 +483,7 @@ def write_config_copy(config: TrainConfig) -> Path:
     return path
 
 
-def run_training(config: TrainConfig) -> int:
+def run_training(config: TrainSettings) -> int:
     """Train (or resume) one model as configured; returns 0, or PREEMPTED_EXIT_CODE after SIGTERM/SIGUSR1.
 
     Under torchrun (RANK/WORLD_SIZE set) every process calls this; rank 0 writes all files.
@@ -497,7 +497,7 @@ def run_training(config: TrainConfig) -> int:
     try:
         if trainer.ctx.is_main:
             trainer.out.mkdir(parents=True, exist_ok=True)
-            write_config_copy(config)
+            write_settings_copy(config)
         trainer.build()
         trainer.log(
             f"training {config.model} ({sum(p.numel() for p in trainer.model.parameters()):,} parameters) on "

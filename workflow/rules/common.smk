@@ -335,8 +335,11 @@ def figure4_inputs(wildcards):
 
 
 def report_inputs(**inputs):
-    """`segmamba report --inputs`: an artefact's inputs as compact JSON (a param, so a change reruns the report)."""
-    return json.dumps(inputs, sort_keys=True, separators=(",", ":"))
+    """`segmamba report --inputs`: an artefact's inputs as compact JSON (a param, so a change reruns the report).
+
+    Keys keep their order: the order of the models in a layout is the order of the table's rows.
+    """
+    return json.dumps(inputs, separators=(",", ":"))
 
 
 def paper_table_inputs(table):
@@ -416,29 +419,17 @@ def model_overrides_of(wildcards):
     return model_overrides(wildcards.model)
 
 
-def train_arguments(wildcards):
-    """`segmamba train` options from the selected scale (everything except the paths)."""
-    train = SCALE["train"]
-    gpus = SCALE["resources"]["train"]["gpus"]
-    args = [
-        f"--epochs {train['epochs']}",
-        f"--iters-per-epoch {train['iters_per_epoch']}",
-        "--patch-size " + " ".join(str(edge) for edge in train["patch_size"]),
-        f"--batch-size {train['batch_size']}",
-        f"--lr {train['lr']}",
-        f"--momentum {train['momentum']}",
-        f"--loss {train['loss']}",
-        f"--val-every {train['val_every']}",
-        f"--num-workers {train['num_workers']}",
-        f"--seed {train['seed']}",
-    ]
-    if train["max_val_cases"] is not None:
-        args.append(f"--max-val-cases {train['max_val_cases']}")
-    if not train["amp"]:
-        args.append("--no-amp")
-    if gpus > 1:
-        args.append(f"--nproc {gpus}")
-    return " ".join(args)
+def stage_settings(block, exclude=()):
+    """`--settings` of a step: the selected scale's settings block as compact JSON (a param, so a changed setting
+    reruns the step's jobs). The block's keys are the fields of the step's settings dataclass; the schema's
+    defaults are the dataclass defaults."""
+    settings = {key: value for key, value in SCALE[block].items() if key not in exclude}
+    return json.dumps(settings, sort_keys=True, separators=(",", ":"))
+
+
+def train_processes():
+    """`segmamba train --nproc`: one DDP process per requested GPU (1 without GPUs)."""
+    return max(SCALE["resources"]["train"]["gpus"], 1)
 
 
 def preprocess_arguments(wildcards):
@@ -467,15 +458,6 @@ def regions_argument(dataset):
     """A dataset's checked regions as a shell-quoted JSON object."""
     regions = dataset_definition(dataset).info.regions
     return shlex.quote(json.dumps(regions, separators=(",", ":")))
-
-
-def predict_arguments(wildcards):
-    """`segmamba predict` options from the selected scale."""
-    predict = SCALE["predict"]
-    args = [f"--overlap {predict['overlap']}", f"--sw-batch-size {predict['sw_batch_size']}"]
-    if not predict["tta"]:
-        args.append("--no-tta")
-    return " ".join(args)
 
 
 # ---------------------------------------------------------------------------------------------------------

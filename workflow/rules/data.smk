@@ -20,12 +20,9 @@ rule synth:
         runtime=runtime_minutes("cpu"),
     params:
         kind=synth_kind,
-        cases=SCALE["synthetic"]["cases"],
-        size=SCALE["synthetic"]["size"],
-        seed=SCALE["synthetic"]["seed"],
+        settings=stage_settings("synthetic"),
     shell:
-        "segmamba synth --kind {params.kind} --out {output.root} --cases {params.cases} --size {params.size}"
-        " --seed {params.seed} > {log} 2>&1"
+        "segmamba synth --kind {params.kind} --out {output.root} --settings {params.settings:q} > {log} 2>&1"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -104,8 +101,8 @@ rule preprocess:
         runtime=runtime_minutes("cpu"),
     params:
         layout=dataset_layout,
-        workers=SCALE["preprocess"]["workers"],
+        settings=stage_settings("preprocess"),
         options=preprocess_arguments,
     shell:
         "segmamba preprocess --dataset {params.layout} --root {input.root} --split {input.split}"
-        " --out {output.preprocessed} --workers {params.workers} {params.options} > {log} 2>&1"
+        " --out {output.preprocessed} --settings {params.settings:q} {params.options} > {log} 2>&1"

@@ -28,10 +28,10 @@ rule efficiency:
     params:
         in_channels=efficiency_in_channels,
         out_channels=efficiency_out_channels,
-        repeats=SCALE["efficiency"]["repeats"],
+        settings=stage_settings("efficiency", exclude=("sizes",)),
         overrides=efficiency_overrides,
         variant=efficiency_variant_option,
     shell:
         "segmamba efficiency --model {wildcards.model} --size {wildcards.size} --out {output.result}"
-        " --in-channels {params.in_channels} --out-channels {params.out_channels} --repeats {params.repeats}"
+        " --in-channels {params.in_channels} --out-channels {params.out_channels} --settings {params.settings:q}"
         " --model-overrides {params.overrides:q} {params.variant} > {log} 2>&1"

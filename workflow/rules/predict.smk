@@ -25,7 +25,8 @@ rule predict:
         mem_mb=memory_mb("predict"),
         runtime=runtime_minutes("predict"),
     params:
-        options=predict_arguments,
+        settings=stage_settings("predict"),
     shell:
         "segmamba predict --checkpoint {input.checkpoint} --preprocessed {input.preprocessed}"
-        " --split {input.split} --subset test --out {output.predictions} {params.options} > {log} 2>&1"
+        " --split {input.split} --subset test --out {output.predictions}"
+        " --settings {params.settings:q} > {log} 2>&1"

@@ -31,9 +31,10 @@ rule train:
         runtime=runtime_minutes("train"),
     params:
         run_dir=subpath(output.checkpoint, parent=True),
-        options=train_arguments,
+        settings=stage_settings("train"),
+        nproc=train_processes(),
         overrides=model_overrides_of,
     shell:
         "PYTHONUNBUFFERED=1 segmamba train --preprocessed {input.preprocessed} --split {input.split}"
-        " --model {wildcards.model} --out {params.run_dir} {params.options}"
+        " --model {wildcards.model} --out {params.run_dir} --settings {params.settings:q} --nproc {params.nproc}"
         " --model-overrides {params.overrides:q} > {log} 2>&1"

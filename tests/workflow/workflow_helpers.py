@@ -1,4 +1,5 @@
-"""Shared helpers of the workflow tests (no tests here): an isolated workflow copy and Snakemake runs in it."""
+"""Shared helpers of the workflow tests (no tests here; ``from workflow_helpers import ...`` in tests/workflow/):
+an isolated workflow copy, Snakemake runs in it, job counts expected from a config."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 #: What a workflow run needs from the repository (results/ and .snakemake/ stay behind).
 WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "envs", ".test")

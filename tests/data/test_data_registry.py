@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from pathlib import Path
 
 import pytest
 import yaml
-from test_workflow_support import REPO
 
 from segmamba.cli import build_parser
 from segmamba.data.datasets import READERS, open_dataset
@@ -26,6 +26,7 @@ from segmamba.data.registry import (
 )
 from segmamba.errors import ConfigError, InputError
 
+REPO = Path(__file__).resolve().parents[2]
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
 
 

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from medpy.metric.binary import dc, hd95
 from scipy.stats import wilcoxon
-from test_workflow_support import copy_workflow, job_counts, run_snakemake
+from workflow_helpers import copy_workflow, job_counts, run_snakemake
 
 from segmamba.report import build
 

@@ -12,9 +12,9 @@ from torch import nn
 from segmamba.errors import ConfigError, InputError
 from segmamba.train import PREEMPTED_EXIT_CODE
 from segmamba.train import checkpoint as ckpt
-from segmamba.train.config import TrainConfig, build_config, read_config_file
 from segmamba.train.launcher import combined_exit_code
 from segmamba.train.schedule import poly_lr
+from segmamba.train.settings import TrainSettings, build_settings, read_settings_file
 from segmamba.train.trainer import make_optimizer, step_seed, train_step
 
 REQUIRED = {"preprocessed": "pre", "split": "split.json", "model": "segresnet", "out": "run"}
@@ -45,7 +45,7 @@ def test_poly_lr_matches_formula_and_ends_at_zero():
 
 
 def test_defaults_are_the_published_recipe():
-    config = build_config({}, REQUIRED)
+    config = build_settings({}, REQUIRED)
     assert (config.lr, config.momentum, config.nesterov, config.weight_decay) == (1e-2, 0.99, True, 3e-5)
     assert (config.poly_exponent, config.grad_clip, config.amp) == (0.9, 12.0, True)
     assert (config.patch_size, config.batch_size, config.iters_per_epoch, config.epochs) == ((128,) * 3, 2, 250, 1000)
@@ -56,25 +56,25 @@ def test_config_file_keys_mirror_flags_and_flags_win(tmp_path):
     path.write_text(
         'iters-per-epoch: 7\nno-amp: true\npatch_size: [16, 16, 32]\nlr: 0.5\nmodel-overrides: {"init_filters": 8}\n'
     )
-    config = build_config(read_config_file(path), {**REQUIRED, "lr": 0.1})
+    config = build_settings(read_settings_file(path), {**REQUIRED, "lr": 0.1})
     assert config.iters_per_epoch == 7 and config.amp is False and config.patch_size == (16, 16, 32)
     assert config.lr == 0.1 and config.model_overrides == {"init_filters": 8}
     path.write_text("learning-rate: 1\n")
     with pytest.raises(ConfigError, match="learning-rate"):
-        read_config_file(path)
+        read_settings_file(path)
     with pytest.raises(ConfigError, match="--split"):
-        build_config({}, {"preprocessed": "p", "model": "m", "out": "o"})
+        build_settings({}, {"preprocessed": "p", "model": "m", "out": "o"})
     with pytest.raises(ConfigError, match="JSON"):
-        build_config({}, {**REQUIRED, "model_overrides": "{bad"})
+        build_settings({}, {**REQUIRED, "model_overrides": "{bad"})
     with pytest.raises(ConfigError, match="val_overlap"):
-        build_config({}, {**REQUIRED, "val_overlap": 1.5})
+        build_settings({}, {**REQUIRED, "val_overlap": 1.5})
 
 
 @pytest.mark.slow
 def test_train_step_decreases_loss_on_learnable_case():
     torch.manual_seed(0)
     model = tiny_net()
-    config = TrainConfig(**REQUIRED)
+    config = TrainSettings(**REQUIRED)
     optimizer = make_optimizer(model, config)
     scaler = torch.amp.GradScaler("cpu", enabled=False)
     batch = synthetic_batch(0)
@@ -163,7 +163,7 @@ def test_cli_help_lists_recipe_flags(capsys):
         "--no-amp",
         "--device",
         "--max-val-cases",
-        "--config",
+        "--settings",
         "--nproc",
         "torchrun",
     ):

@@ -32,7 +32,7 @@ from segmamba.train.checkpoint import load_model
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 HARNESS = REPO / ".ci" / "local-slurm"
 SLURM_PACKAGES = ("munge", "slurm-client", "slurmctld", "slurmd", "slurmdbd", "mariadb-server")
 CLUSTER_LOCK = Path("/tmp/segmamba-bench-local-slurm.lock")

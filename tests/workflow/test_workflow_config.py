@@ -11,7 +11,7 @@ import yaml
 from packaging.requirements import Requirement
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
-from test_workflow_support import REPO, copy_workflow, run_snakemake
+from workflow_helpers import REPO, copy_workflow, run_snakemake
 
 SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from test_workflow_support import copy_workflow, run_snakemake
+from workflow_helpers import copy_workflow, run_snakemake
 
 pytestmark = pytest.mark.slow
 

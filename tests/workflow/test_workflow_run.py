@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 import pytest
-from test_workflow_support import REPO, copy_workflow, job_counts, load_config, merge, run_snakemake
+from workflow_helpers import REPO, copy_workflow, job_counts, load_config, merge, run_snakemake
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,8 @@ from torch import nn
 from segmamba.data.preprocess import preprocess_image
 from segmamba.errors import InputError
 from segmamba.predict.export import write_label_map
-from segmamba.predict.predictor import PredictOptions, run_prediction
+from segmamba.predict.predictor import run_prediction
+from segmamba.predict.settings import PredictSettings
 from segmamba.predict.sliding_window import mirror_axes, predict_logits
 from segmamba.train import checkpoint as ckpt
 
@@ -132,7 +133,7 @@ def test_predict_preprocessed_case_restores_original_shape_and_affine(anisotropi
     root, shape, affine = anisotropic_mri_folder
     out = root / "pred"
     result = run_prediction(
-        root / "model.pt", root / "pre", out, PredictOptions(tta=tta), split=root / "split.json", subset="test"
+        root / "model.pt", root / "pre", out, PredictSettings(tta=tta), split=root / "split.json", subset="test"
     )
     assert result["predicted"] == ["toy_001"]
     prediction = nib.load(out / "toy_001.nii.gz")
@@ -146,7 +147,7 @@ def test_predict_preprocessed_case_restores_original_shape_and_affine(anisotropi
 def test_predict_skips_existing_outputs_unless_overwrite(anisotropic_mri_folder):
     root, _, _ = anisotropic_mri_folder
     out = root / "pred"
-    options = PredictOptions(tta=False)
+    options = PredictSettings(tta=False)
     run_prediction(root / "model.pt", root / "pre", out, options)
     (out / "toy_001.nii.gz").write_bytes(b"marker")
     again = run_prediction(root / "model.pt", root / "pre", out, options)
@@ -162,7 +163,7 @@ def test_predict_rejects_checkpoint_with_other_class_count(anisotropic_mri_folde
     toy = json.loads((root / "pre" / "dataset.json").read_text())
     save_random_checkpoint(root / "two.pt", 2, 2, training_record(toy, num_classes=2))
     with pytest.raises(InputError, match="num_classes 2 vs 3"):
-        run_prediction(root / "two.pt", root / "pre", root / "pred", PredictOptions(tta=False))
+        run_prediction(root / "two.pt", root / "pre", root / "pred", PredictSettings(tta=False))
 
 
 @pytest.mark.parametrize(
@@ -180,7 +181,7 @@ def test_predict_refuses_a_checkpoint_trained_on_another_dataset(anisotropic_mri
     toy = json.loads((root / "pre" / "dataset.json").read_text())
     save_random_checkpoint(root / "foreign.pt", 2, 3, training_record(toy, **changes))
     with pytest.raises(InputError, match="foreign.pt was trained on dataset") as info:
-        run_prediction(root / "foreign.pt", root / "pre", root / "pred", PredictOptions(tta=False))
+        run_prediction(root / "foreign.pt", root / "pre", root / "pred", PredictSettings(tta=False))
     assert difference in str(info.value) and "dataset.json" in str(info.value)
     assert not (root / "pred").exists()  # refused before any case is predicted
     args = [
@@ -204,7 +205,7 @@ def test_predict_refuses_a_checkpoint_without_a_training_dataset_record(anisotro
     root, _, _ = anisotropic_mri_folder
     save_random_checkpoint(root / "bare.pt", 2, 3, {})
     with pytest.raises(InputError, match="does not record its training dataset"):
-        run_prediction(root / "bare.pt", root / "pre", root / "pred", PredictOptions(tta=False))
+        run_prediction(root / "bare.pt", root / "pre", root / "pred", PredictSettings(tta=False))
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ import re
 
 import pytest
 import yaml
-from test_workflow_support import (
+from workflow_helpers import (
     REPO,
     copy_workflow,
     expected_job_counts,

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from segmamba.errors import ConfigError
-from segmamba.train.config import TrainConfig, build_config
 from segmamba.train.losses import make_loss
+from segmamba.train.settings import TrainSettings, build_settings
 
 REQUIRED = {"preprocessed": "pre", "split": "split.json", "model": "segresnet", "out": "run"}
 
@@ -57,7 +57,7 @@ def test_dice_ce_gradient_is_finite_without_foreground():
 
 
 def test_published_loss_is_the_default_and_unknown_losses_are_rejected():
-    assert TrainConfig(**REQUIRED).loss == "ce"
-    assert build_config({}, {**REQUIRED, "loss": "dice_ce"}).loss == "dice_ce"
+    assert TrainSettings(**REQUIRED).loss == "ce"
+    assert build_settings({}, {**REQUIRED, "loss": "dice_ce"}).loss == "dice_ce"
     with pytest.raises(ConfigError, match="loss must be one of ce, dice_ce, got 'dice'"):
-        build_config({"loss": "dice"}, REQUIRED)
+        build_settings({"loss": "dice"}, REQUIRED)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "envs" / "segmamba-gpu.post-deploy.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "envs" / "segmamba-gpu.post-deploy.sh"
 
 
 def stand_in(folder: Path, name: str, fail_when: str | None) -> None:

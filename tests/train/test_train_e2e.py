@@ -23,7 +23,7 @@ import torch
 
 from segmamba.train import PREEMPTED_EXIT_CODE
 from segmamba.train.checkpoint import load_model, read_checkpoint
-from segmamba.train.config import build_config
+from segmamba.train.settings import build_settings
 from segmamba.train.trainer import run_training
 
 TINY_SEGRESNET = {"init_filters": 8, "blocks_down": [1, 1], "blocks_up": [1]}
@@ -90,7 +90,7 @@ def train_in_process(settings: dict) -> int:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return run_training(build_config({}, settings))
+        return run_training(build_settings({}, settings))
     finally:
         torch.set_num_threads(threads)
 
@@ -273,7 +273,7 @@ def test_ddp_two_gloo_processes_match_single_process_step_on_global_batch(datase
     ddp_state = read_checkpoint(out / "checkpoint_final.pt")["state_dict"]
     assert not any(key.startswith("module.") for key in ddp_state)
 
-    config = build_config({}, settings)
+    config = build_settings({}, settings)
     seed_everything(config.seed)
     model = ckpt.build_from_spec(ckpt.model_spec("segresnet", 4, 4, config.patch_size, overrides))
     initial = {k: v.clone() for k, v in model.state_dict().items()}
@@ -298,13 +298,14 @@ def test_ddp_two_gloo_processes_match_single_process_step_on_global_batch(datase
 
 @pytest.mark.slow
 def test_predict_with_trained_checkpoint_on_test_split(dataset, reference_run, tmp_path):
-    from segmamba.predict.predictor import PredictOptions, run_prediction
+    from segmamba.predict.predictor import run_prediction
+    from segmamba.predict.settings import PredictSettings
 
     result = run_prediction(
         reference_run / "checkpoint_final.pt",
         dataset / "pre",
         tmp_path / "pred",
-        PredictOptions(tta=True),
+        PredictSettings(tta=True),
         split=dataset / "split.json",
         subset="test",
     )
