@@ -9,9 +9,12 @@ RNG states).
 from __future__ import annotations
 
 import os
+import random
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -94,3 +97,29 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
     model.to(device).eval()
     meta = {k: v for k, v in payload.items() if k not in ("state_dict", "optimizer", "scaler", "rng")}
     return model, meta
+
+
+@dataclass
+class TrainingState:
+    """Progress that is saved in ``checkpoint_latest.pt`` and restored on resume."""
+
+    iteration: int = 0
+    best_dice: float | None = None
+    best_epoch: int | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    epoch_loss_sum: float = 0.0
+    epoch_loss_count: int = 0
+    elapsed_s: float = 0.0
+    last_val: dict[str, float] | None = None
+
+
+def rng_states() -> dict[str, Any]:
+    """Python, NumPy and torch RNG states of this process."""
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def restore_rng_states(states: dict[str, Any]) -> None:
+    """Inverse of :func:`rng_states`."""
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])

@@ -71,7 +71,7 @@ def handle_train(args: argparse.Namespace) -> int:
     settings = build_settings(file_values, values)
     if args.nproc > 1:
         from segmamba.train.launcher import launch_local
-        from segmamba.train.trainer import write_settings_copy
+        from segmamba.train.run_outputs import write_settings_copy
 
         return launch_local(args.nproc, write_settings_copy(settings))
     from segmamba.train.trainer import run_training

@@ -1,4 +1,5 @@
-"""Run-folder outputs derived from the training history: train_log.csv, training_curve.png, summary JSON."""
+"""Run-folder outputs besides the checkpoints: train_log.csv and training_curve.png from the history, and
+train_config.yaml (the resolved settings)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from segmamba.io_utils import atomic_path, write_text_atomic
+from segmamba.train.settings import TrainSettings
+
+#: The resolved settings of a run, in its folder (``segmamba train --settings`` reads it back).
+SETTINGS_COPY = "train_config.yaml"
 
 LOG_COLUMNS = ("epoch", "iteration", "loss", "lr", "val_dice", "time")
 
@@ -47,3 +52,12 @@ def plot_training_curve(path: str | os.PathLike, history: Sequence[dict], title:
     with atomic_path(Path(path)) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
+
+
+def write_settings_copy(config: TrainSettings) -> Path:
+    """Save the resolved settings as RUN_DIR/train_config.yaml (usable with ``--settings``)."""
+    import yaml
+
+    path = Path(config.out) / SETTINGS_COPY
+    write_text_atomic(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
+    return path

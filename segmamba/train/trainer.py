@@ -10,169 +10,35 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import json
 import logging
 import math
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from segmamba.errors import ConfigError, InputError
-from segmamba.io_utils import write_json_atomic, write_text_atomic
+from segmamba.io_utils import write_json_atomic
 from segmamba.ops import scan_backend_label
-from segmamba.predict.sliding_window import autocast_context
 from segmamba.runtime import seed_everything, select_device
 from segmamba.train import PREEMPTED_EXIT_CODE
 from segmamba.train import checkpoint as ckpt
 from segmamba.train import distributed as dist_utils
 from segmamba.train.collapse import collapse_report, foreground_record
-from segmamba.train.losses import LossFn, cross_entropy, make_loss
+from segmamba.train.inputs import dataset_meta, make_patch_batches, read_split
+from segmamba.train.losses import make_loss
 from segmamba.train.preemption import StopRequest
-from segmamba.train.run_outputs import plot_training_curve, write_train_log
-from segmamba.train.schedule import poly_lr
+from segmamba.train.run_outputs import plot_training_curve, write_settings_copy, write_train_log
 from segmamba.train.settings import MODEL_DEFINING_KEYS, TrainSettings
+from segmamba.train.step import configure_determinism, make_optimizer, poly_lr, step_seed, train_step
 from segmamba.train.validation import validate_case
 
 logger = logging.getLogger("segmamba.train")
 
-CONFIG_COPY = "train_config.yaml"
 SUMMARY = "train_summary.json"
-
-
-@dataclass
-class TrainingState:
-    """Progress that is saved in ``checkpoint_latest.pt`` and restored on resume."""
-
-    iteration: int = 0
-    best_dice: float | None = None
-    best_epoch: int | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
-    epoch_loss_sum: float = 0.0
-    epoch_loss_count: int = 0
-    elapsed_s: float = 0.0
-    last_val: dict[str, float] | None = None
-
-
-def step_seed(seed: int, rank: int, iteration: int) -> int:
-    """Seed of torch's RNG for one optimisation step (dropout etc.), a pure function of its arguments."""
-    return int(np.random.SeedSequence([seed, rank, iteration]).generate_state(1, dtype=np.uint64)[0] >> 1)
-
-
-def configure_determinism(device: torch.device) -> None:
-    """Enforce deterministic algorithms on CPU (so resumed runs are bit-identical); CUDA keeps its fast paths."""
-    if device.type == "cpu":
-        torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def train_step(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    batch: dict[str, torch.Tensor],
-    lr: float,
-    grad_clip: float,
-    amp: bool,
-    loss_fn: LossFn = cross_entropy,
-) -> float:
-    """One SGD step: the loss (default CE over all classes), AMP on CUDA, unscale and clip the gradient norm, step.
-
-    Args:
-        model: the network (possibly wrapped in DistributedDataParallel, which averages gradients).
-        optimizer: its optimizer; every group's learning rate is set to ``lr`` first.
-        scaler: gradient scaler (disabled off CUDA or without AMP).
-        batch: ``{"image": (B, C, *patch) float, "label": (B, 1, *patch) int}``; negative labels count as 0.
-        lr: learning rate of this step.
-        grad_clip: maximum global gradient norm.
-        amp: use fp16 autocast on CUDA.
-        loss_fn: ``loss_fn(float logits, labels (B, *patch)) -> scalar`` (see ``segmamba.train.losses``).
-
-    Returns:
-        The loss of this process's batch.
-    """
-    device = next(model.parameters()).device
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-    image = batch["image"].to(device, non_blocking=True).float()
-    label = batch["label"].to(device, non_blocking=True).long().clamp_min(0)[:, 0]
-    optimizer.zero_grad(set_to_none=True)
-    with autocast_context(device, amp):
-        logits = model(image)
-        loss = loss_fn(logits.float(), label)
-    scaler.scale(loss).backward()
-    scaler.unscale_(optimizer)
-    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    scaler.step(optimizer)
-    scaler.update()
-    return float(loss.detach())
-
-
-def read_split(path: str) -> tuple[list[str], list[str]]:
-    """Train and val case ids of a split.json."""
-    try:
-        split = json.loads(Path(path).read_text())
-        return list(split["train"]), list(split.get("val", []))
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise InputError(f"split file {path}: cannot read train/val case lists ({exc})") from exc
-
-
-def make_optimizer(model: nn.Module, config: TrainSettings) -> torch.optim.SGD:
-    """SGD over all parameters with the configured momentum, Nesterov flag and weight decay."""
-    return torch.optim.SGD(
-        model.parameters(),
-        lr=config.lr,
-        momentum=config.momentum,
-        nesterov=config.nesterov,
-        weight_decay=config.weight_decay,
-    )
-
-
-def make_patch_batches(config: TrainSettings, train_ids: list[str]):
-    """The patch sampler of the data step for the training cases (batches of ``batch_size`` per process)."""
-    from segmamba.data.loader import PatchBatches
-
-    return PatchBatches(
-        config.preprocessed,
-        train_ids,
-        tuple(config.patch_size),
-        config.batch_size,
-        oversample_foreground=config.oversample_foreground,
-        augment=config.augment,
-        seed=config.seed,
-    )
-
-
-def dataset_meta(dataset_json: dict[str, Any]) -> dict[str, Any]:
-    """What predict and evaluation need to know about the training data, stored in every checkpoint."""
-    return {
-        "name": dataset_json.get("name"),
-        "channel_names": dataset_json["channel_names"],
-        "label_names": dataset_json.get("label_names"),
-        "regions": dataset_json["regions"],
-        "num_classes": int(dataset_json["num_classes"]),
-    }
-
-
-def rng_states() -> dict[str, Any]:
-    """Python, NumPy and torch RNG states of this process."""
-    import random
-
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-
-
-def restore_rng_states(states: dict[str, Any]) -> None:
-    """Inverse of :func:`rng_states`."""
-    import random
-
-    random.setstate(states["python"])
-    np.random.set_state(states["numpy"])
-    torch.set_rng_state(states["torch"])
 
 
 class Trainer:
@@ -205,7 +71,7 @@ class Trainer:
             config.patch_size,
             config.model_overrides,
         )
-        self.state = TrainingState()
+        self.state = ckpt.TrainingState()
         self.batches = None  # the StepLoader of train(), closed by run_training
 
     # ----------------------------------------------------------------------------------------- setup
@@ -248,8 +114,8 @@ class Trainer:
         self.optimizer.load_state_dict(payload["optimizer"])
         if payload["scaler"] and self.scaler.is_enabled():  # empty when saved without AMP (e.g. on CPU)
             self.scaler.load_state_dict(payload["scaler"])
-        self.state = TrainingState(**payload["state"])
-        restore_rng_states(payload["rng"])
+        self.state = ckpt.TrainingState(**payload["state"])
+        ckpt.restore_rng_states(payload["rng"])
         self.log(f"resumed from {path} at iteration {self.state.iteration}/{self.total_iterations}")
 
     # ------------------------------------------------------------------------------------- outputs
@@ -283,7 +149,7 @@ class Trainer:
             optimizer=self.optimizer.state_dict(),
             scaler=self.scaler.state_dict(),
             state=dataclasses.asdict(self.state),
-            rng=rng_states(),
+            rng=ckpt.rng_states(),
             world_size=self.ctx.world_size,
         )
         ckpt.save_checkpoint(self.out / ckpt.LATEST, payload)
@@ -472,15 +338,6 @@ class Trainer:
             self.write_summary(last_val)
             self.log(f"finished: {self.out / ckpt.FINAL} (best val Dice {self.state.best_dice})")
         dist_utils.barrier(self.ctx)
-
-
-def write_settings_copy(config: TrainSettings) -> Path:
-    """Save the resolved settings as RUN_DIR/train_config.yaml (usable with ``--settings``)."""
-    import yaml
-
-    path = Path(config.out) / CONFIG_COPY
-    write_text_atomic(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
-    return path
 
 
 def run_training(config: TrainSettings) -> int:

@@ -13,9 +13,8 @@ from segmamba.errors import ConfigError, InputError
 from segmamba.train import PREEMPTED_EXIT_CODE
 from segmamba.train import checkpoint as ckpt
 from segmamba.train.launcher import combined_exit_code
-from segmamba.train.schedule import poly_lr
 from segmamba.train.settings import TrainSettings, build_settings, read_settings_file
-from segmamba.train.trainer import make_optimizer, step_seed, train_step
+from segmamba.train.step import make_optimizer, poly_lr, step_seed, train_step
 
 REQUIRED = {"preprocessed": "pre", "split": "split.json", "model": "segresnet", "out": "run"}
 

@@ -255,7 +255,7 @@ def test_ddp_two_gloo_processes_match_single_process_step_on_global_batch(datase
     from segmamba.data.loader import PatchBatches
     from segmamba.runtime import seed_everything
     from segmamba.train import checkpoint as ckpt
-    from segmamba.train.trainer import make_optimizer, train_step
+    from segmamba.train.step import make_optimizer, train_step
 
     out = tmp_path / "ddp"
     overrides = {**TINY_SEGRESNET, "dropout_prob": 0.0}  # dropout masks differ per rank by design
