@@ -21,7 +21,7 @@ from segmamba.data.registry import (
     resolve_dataset,
 )
 from segmamba.errors import InputError
-from segmamba.report import figures, paper, render, tables
+from segmamba.report import efficiency_table, figures, paper, render, tables
 
 #: Image channel preferred for the visual comparison (FLAIR for BraTS; CT datasets have one channel).
 PREFERRED_CHANNELS = ("t2f", "flair", "CT")
@@ -147,8 +147,8 @@ def make_table5(paths: Sequence[str], reduced_scale: bool, prefix: str, dataset:
 
     ``dataset``: the dataset whose channels and classes the models were measured with (named in the notes).
     """
-    records = [tables.read_efficiency(path) for path in paths]
-    tidy = tables.build_table5(records, reduced_scale)
+    records = [efficiency_table.read_efficiency(path) for path in paths]
+    tidy = efficiency_table.build_table5(records, reduced_scale)
     notes = render.efficiency_notes(tidy, reduced_scale)
     if dataset:
         shapes = sorted({(r["in_channels"], r["out_channels"]) for r in records if r["in_channels"]})
@@ -237,5 +237,5 @@ def make_training_curves(logs: Mapping[str, str], dataset: str, out_path: str) -
 
 def make_efficiency_chart(paths: Sequence[str], out_path: str) -> None:
     """Efficiency bar chart from efficiency JSONs."""
-    records = [tables.read_efficiency(path) for path in paths]
+    records = [efficiency_table.read_efficiency(path) for path in paths]
     figures.plot_efficiency(records, out_path, "Efficiency (Table 5)")

@@ -140,7 +140,7 @@ def plot_efficiency(records: Sequence[Mapping], out_path: str | os.PathLike, tit
     """Bar charts of training memory, inference memory and inference throughput per model and input size.
 
     Args:
-        records: ``segmamba.report.tables.read_efficiency`` results (keys model, size, tm, im, it, status);
+        records: ``segmamba.report.efficiency_table.read_efficiency`` results (keys model, size, tm, im, it, status);
             out-of-memory runs are drawn as an "OOM" label instead of a bar.
         out_path: PNG to write (atomically).
         title: figure title.

@@ -12,7 +12,7 @@ import pytest
 from scipy.stats import wilcoxon
 
 from segmamba.errors import InputError
-from segmamba.report import build, render, tables
+from segmamba.report import build, efficiency_table, render, tables
 
 CASES = ["c1", "c2", "c3", "c4", "c5", "c6"]
 SEGMAMBA_DICE = [0.90, 0.85, 0.80, 0.95, 0.70, 0.88]
@@ -452,7 +452,7 @@ def test_efficiency_json_without_quantities_is_an_input_error(tmp_path):
     path = tmp_path / "eff.json"
     path.write_text(json.dumps({"model": "segmamba", "size": 32}))
     with pytest.raises(InputError, match="training_memory"):
-        tables.read_efficiency(path)
+        efficiency_table.read_efficiency(path)
 
 
 def test_a_table_no_registered_dataset_belongs_to_is_an_input_error():
