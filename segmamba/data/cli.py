@@ -129,8 +129,8 @@ def _split(args) -> int:
 
 
 def _preprocess(args) -> int:
+    from segmamba.data.dataset_config import parse_regions
     from segmamba.data.preprocess import preprocess_dataset
-    from segmamba.data.registry import parse_regions
 
     settings = PreprocessSettings(**settings_values(args, PreprocessSettings))
     info = preprocess_dataset(

@@ -12,17 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from segmamba.data.dataset_config import read_nnunet_dataset_json
 from segmamba.data.nifti import VolumeReadError, read_volume
-from segmamba.data.registry import (
-    AIIB2023,
-    BRATS2023,
-    CRC500,
-    DATASETS,
-    NNUNET,
-    DatasetInfo,
-    get_definition,
-    read_nnunet_dataset_json,
-)
+from segmamba.data.registry import AIIB2023, BRATS2023, CRC500, DATASETS, NNUNET, DatasetInfo, get_definition
 from segmamba.errors import InputError
 
 AFFINE_TOLERANCE_MM = 1e-3

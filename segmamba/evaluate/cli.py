@@ -70,7 +70,7 @@ def register(subparsers) -> None:
 
 def handle_evaluate(args) -> int:
     """Run the evaluation and print the per-metric means."""
-    from segmamba.data.registry import parse_regions
+    from segmamba.data.dataset_config import parse_regions
     from segmamba.evaluate.evaluate import run_evaluation, summary_path
 
     summary = run_evaluation(

@@ -21,14 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from segmamba.data.registry import (
-    AIIB_COLUMNS,
-    MEAN_SUFFIX,
-    NNUNET,
-    DatasetDefinition,
-    get_definition,
-    read_nnunet_dataset_json,
-)
+from segmamba.data.dataset_config import read_nnunet_dataset_json
+from segmamba.data.registry import AIIB_COLUMNS, MEAN_SUFFIX, NNUNET, DatasetDefinition, get_definition
 from segmamba.errors import InputError
 from segmamba.evaluate.airway import airway_score
 from segmamba.evaluate.overlap import region_score

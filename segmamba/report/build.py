@@ -12,14 +12,8 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from segmamba.data.registry import (
-    DATASETS,
-    PAPER_ABLATION_DATASET,
-    DatasetDefinition,
-    dataset_label,
-    paper_datasets,
-    resolve_dataset,
-)
+from segmamba.data.dataset_config import resolve_dataset
+from segmamba.data.registry import DATASETS, PAPER_ABLATION_DATASET, DatasetDefinition, dataset_label, paper_datasets
 from segmamba.errors import InputError
 from segmamba.report import efficiency_table, figures, paper, render, tables
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from segmamba.cli import build_parser
+from segmamba.data.dataset_config import read_nnunet_dataset_json, resolve_dataset
 from segmamba.data.datasets import READERS, open_dataset
 from segmamba.data.registry import (
     DATASETS,
@@ -21,8 +22,6 @@ from segmamba.data.registry import (
     column_key,
     dataset_label,
     paper_datasets,
-    read_nnunet_dataset_json,
-    resolve_dataset,
 )
 from segmamba.errors import ConfigError, InputError
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
-from segmamba.data.registry import resolve_dataset
+from segmamba.data.dataset_config import resolve_dataset
 from segmamba.report import build, render, tables
 
 SCREEN = 120  # characters: the widest Markdown line allowed

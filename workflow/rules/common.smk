@@ -7,7 +7,8 @@ import sys
 
 from snakemake.utils import validate
 
-from segmamba.data.registry import NNUNET, paper_datasets, resolve_dataset
+from segmamba.data.registry import NNUNET, paper_datasets
+from segmamba.data.dataset_config import resolve_dataset
 
 validate(config, schema="../schemas/config.schema.yaml")
 
