@@ -53,7 +53,7 @@ def preprocessed_case_ids(preprocessed_dir: str | Path) -> list[str]:
 
 def iter_preprocessed_cases(preprocessed_dir: str | Path, case_ids: list[str]) -> Iterator[PreparedCase]:
     """Yield preprocessed cases (labels are not used)."""
-    from segmamba.data.preprocessed import load_case
+    from segmamba.data.preprocessed_reader import load_case
 
     for case_id in case_ids:
         image, _, properties = load_case(preprocessed_dir, case_id)
@@ -170,7 +170,7 @@ def run_prediction(
     Returns:
         ``{"cases": n selected, "predicted": [...], "skipped": [...]}``.
     """
-    from segmamba.data.preprocessed import load_dataset_json
+    from segmamba.data.preprocessed_reader import load_dataset_json
     from segmamba.runtime import select_device
     from segmamba.train.checkpoint import load_model
 

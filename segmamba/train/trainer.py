@@ -50,7 +50,7 @@ class Trainer:
         self.device = select_device(config.device)
         self.amp = config.amp and self.device.type == "cuda"
         self.out = Path(config.out)
-        from segmamba.data.preprocessed import load_dataset_json
+        from segmamba.data.preprocessed_reader import load_dataset_json
 
         self.dataset_json = load_dataset_json(config.preprocessed)
         self.meta = dataset_meta(self.dataset_json)

@@ -63,7 +63,7 @@ def validate_case(
 
     Negative labels (outside the nonzero mask) count as background.
     """
-    from segmamba.data.preprocessed import load_case
+    from segmamba.data.preprocessed_reader import load_case
 
     image, label, _ = load_case(preprocessed_dir, case_id)
     if label is None:

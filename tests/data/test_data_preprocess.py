@@ -9,7 +9,7 @@ import pytest
 from segmamba.cli import main
 from segmamba.data.datasets import open_dataset
 from segmamba.data.preprocess import preprocess_dataset, preprocess_image, restore_to_original
-from segmamba.data.preprocessed import load_case, load_dataset_json
+from segmamba.data.preprocessed_reader import load_case, load_dataset_json
 from segmamba.data.split import load_split, write_split
 from segmamba.data.synth import write_synthetic_dataset
 

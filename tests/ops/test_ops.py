@@ -20,7 +20,7 @@ from segmamba.ops import (
     selective_scan_torch,
     selective_scan_with_backend,
 )
-from segmamba.ops.selective_scan_cpu import selective_scan_cpu
+from segmamba.ops.scan_numba import selective_scan_cpu
 
 FAST_SCANS = {"cpu": selective_scan_cpu, "torch": selective_scan_torch}
 NAMES = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
@@ -158,7 +158,7 @@ def test_autocast_keeps_scan_in_float32(backend):
 def test_fast_exp_and_softplus_accuracy():
     from numba import njit
 
-    from segmamba.ops.scan_kernels import fast_exp, sigmoid, softplus
+    from segmamba.ops.scan_numba_kernels import fast_exp, sigmoid, softplus
 
     @njit
     def apply(x):
@@ -221,7 +221,7 @@ def test_torch_scan_gradcheck_float64_across_chunks():
 
 LEAN_MEMORY_SCRIPT = """
 import resource, torch
-from segmamba.ops.selective_scan_torch import selective_scan_torch
+from segmamba.ops.scan_torch_chunked import selective_scan_torch
 def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 def forward_backward(length, dim=16, nstate=16):

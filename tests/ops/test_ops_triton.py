@@ -21,7 +21,7 @@ from test_ops import NAMES, assert_close_relative, scan_inputs
 
 import segmamba.ops as ops
 from segmamba.ops import selective_scan, selective_scan_ref, selective_scan_with_backend
-from segmamba.ops.selective_scan_triton import CHUNK_INTERPRETED, selective_scan_triton
+from segmamba.ops.scan_triton import CHUNK_INTERPRETED, selective_scan_triton
 
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")  # before the first import of triton in this process
@@ -158,8 +158,8 @@ import inspect, json, os, subprocess, sys, tempfile
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
-from segmamba.ops import triton_scan_kernels as kernels
-from segmamba.ops.selective_scan_triton import CHUNK_COMPILED, NUM_WARPS
+from segmamba.ops import scan_triton_kernels as kernels
+from segmamba.ops.scan_triton import CHUNK_COMPILED, NUM_WARPS
 cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
 usage = {}
 for half, flags in ((False, True), (True, False)):

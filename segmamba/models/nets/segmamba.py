@@ -15,7 +15,7 @@ from segmamba.models.blocks import (
     TokenMixerLayer,
     TriOrientedMamba,
 )
-from segmamba.models.nets.unetr_style import UnetrStyleNet
+from segmamba.models.nets.shared_decoder import UnetrStyleNet
 
 MIXERS = ("tom", "mamba", "attention")
 

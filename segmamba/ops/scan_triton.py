@@ -1,6 +1,6 @@
 """Triton selective scan (mamba-ssm ``selective_scan_fn`` semantics) for CUDA GPUs, no compilation step needed.
 
-The kernels (``triton_scan_kernels``) are chunked over L with the state carried from chunk to chunk; the
+The kernels (``scan_triton_kernels``) are chunked over L with the state carried from chunk to chunk; the
 forward saves the state before every chunk, and the backward recomputes each chunk from it. Memory is
 O(batch * dim * L) like mamba-ssm's kernel (plus (batch, dim, L / chunk, N) checkpoints); no (batch, dim,
 L, N) tensor exists. Inputs may be float32, float16 or bfloat16 (mixed, as under autocast); everything is
@@ -79,7 +79,7 @@ def _kernels():
     import triton
     from triton.runtime.interpreter import InterpretedFunction
 
-    from segmamba.ops import triton_scan_kernels as source
+    from segmamba.ops import scan_triton_kernels as source
 
     wrap = InterpretedFunction if interpreter_active() else triton.jit
     return wrap(source.scan_forward), wrap(source.scan_backward)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from segmamba.ops.selective_scan_ref import scan_compute_dtype
+from segmamba.ops.scan_reference import scan_compute_dtype
 
 BLOCK = 16
 CHUNK = 2048

@@ -1,7 +1,7 @@
 """CPU fast path of the selective scan: fused numba kernels wrapped in a torch autograd Function.
 
 The whole op (delta_bias, softplus, the recurrence, the D skip and the z gate) runs in the compiled
-kernels of ``scan_kernels``; backward recomputes the states chunk by chunk from checkpoints saved by the
+kernels of ``scan_numba_kernels``; backward recomputes the states chunk by chunk from checkpoints saved by the
 forward. Everything is computed in float32 (float64 if any input is float64) and returned in u's dtype,
 like mamba-ssm's ``selective_scan_fn``.
 
@@ -18,8 +18,8 @@ import numba
 import numba.np.ufunc.parallel as numba_parallel
 import torch
 
-from segmamba.ops import scan_kernels
-from segmamba.ops.selective_scan_ref import scan_compute_dtype
+from segmamba.ops import scan_numba_kernels
+from segmamba.ops.scan_reference import scan_compute_dtype
 
 CHUNK = 64
 
@@ -57,7 +57,7 @@ class SelectiveScanCPU(torch.autograd.Function):
         out = torch.empty_like(u)
         ckpt = u.new_empty((batch, -(-length // CHUNK), nstate, dim))
         last_state = u.new_empty((batch, dim, nstate))
-        scan_kernels.scan_forward_kernel(
+        scan_numba_kernels.scan_forward_kernel(
             _np(u), _np(delta), _np(A), _np(B), _np(C), _np(D), _np(z_arg), _np(delta_bias),
             delta_softplus, gated, out.numpy(), ckpt.numpy(), last_state.numpy(), CHUNK, groups,
         )  # fmt: skip
@@ -80,7 +80,7 @@ class SelectiveScanCPU(torch.autograd.Function):
         gbias = u.new_empty((batch, dim))
         gB_part = u.new_empty((batch, groups, nstate, length))
         gC_part = u.new_empty((batch, groups, nstate, length))
-        scan_kernels.scan_backward_kernel(
+        scan_numba_kernels.scan_backward_kernel(
             _np(u), _np(delta), _np(A), _np(B), _np(C), _np(D), _np(z), _np(delta_bias), delta_softplus, gated,
             _np(gout.to(u.dtype)), ckpt.numpy(), CHUNK, groups,
             gu.numpy(), gdelta.numpy(), gz.numpy(), gA.numpy(), gD.numpy(), gbias.numpy(),
