@@ -2,6 +2,6 @@
 
 ``ground_truth`` (export_ground_truth: label maps in the original geometry), ``evaluate`` (run_evaluation:
 per-case CSV and summary JSON), ``tasks`` (what each dataset layout scores), ``overlap`` (Dice and HD95 with
-the empty-mask conventions), ``airway`` (AIIB2023's IoU, DLR, DBR), ``stats`` and ``summary`` (nnU-Net v2's
-summary.json shape); ``cli`` registers ``segmamba ground-truth`` and ``segmamba evaluate``.
+the empty-mask conventions), ``airway`` (AIIB2023's IoU, DLR, DBR), ``summary`` (statistics, the paired
+Wilcoxon test, nnU-Net v2's summary.json shape); ``cli`` registers ``segmamba ground-truth`` and ``segmamba evaluate``.
 """

@@ -1,4 +1,4 @@
-"""Summaries of per-case metric values: mean, std, n, and how many cases were undefined or empty.
+"""Summaries of per-case metric values (mean, std, n, undefined and empty counts) and the paired Wilcoxon test.
 
 Undefined values (NaN) are never dropped silently: ``n`` counts the defined values the mean is taken
 over and ``n_undefined`` counts the rest. ``std`` is the population standard deviation (ddof = 0, as
@@ -29,6 +29,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from scipy.stats import wilcoxon
 
 
 def summarise_values(values) -> dict:
@@ -79,3 +80,26 @@ def _nanmean(values) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return float(np.nanmean(np.asarray(values, dtype=float)))
+
+
+def paired_wilcoxon(values, reference_values) -> float:
+    """Two-sided Wilcoxon signed-rank p-value of paired per-case values against the reference's.
+
+    Pairs where either value is NaN are dropped. Returns NaN when the test is undefined: fewer than two
+    pairs, or every difference zero.
+
+    Args:
+        values: per-case values of the method under test.
+        reference_values: the reference method's values on the same cases, in the same order.
+    """
+    values = np.asarray(values, dtype=float)
+    reference_values = np.asarray(reference_values, dtype=float)
+    if values.shape != reference_values.shape:
+        raise ValueError(f"paired test needs equally long inputs, got {values.shape} and {reference_values.shape}")
+    keep = np.isfinite(values) & np.isfinite(reference_values)
+    differences = values[keep] - reference_values[keep]
+    if differences.size < 2 or not np.any(differences != 0):
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # scipy warns about small samples; the p-value stands
+        return float(wilcoxon(values[keep], reference_values[keep]).pvalue)

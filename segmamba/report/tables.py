@@ -9,7 +9,7 @@ each method and a significance marker; the exact p-values and Δ stay in the CSV
 
 Accuracy statistics are computed over the test cases of one run: mean, sample standard deviation (ddof=1)
 and the two-sided paired Wilcoxon signed-rank p-value of each method against SegMamba on the cases both
-have (``segmamba.evaluate.stats.paired_wilcoxon``). Fractions are reported in percent, as in the paper.
+have (``segmamba.evaluate.summary.paired_wilcoxon``). Fractions are reported in percent, as in the paper.
 
 A dataset's table is built from its definition in ``segmamba.data.registry``: its reported metrics
 (``DatasetDefinition.reported_metrics()``), its display label and the paper's values (``paper_values``); a
@@ -72,7 +72,7 @@ def case_values(frame: pd.DataFrame, metric: ReportedMetric, source: str = "metr
 
 def wilcoxon_against(values: pd.Series, reference: pd.Series) -> float:
     """Paired Wilcoxon p-value of ``values`` against ``reference`` on the cases both have (NaN if none)."""
-    from segmamba.evaluate.stats import paired_wilcoxon
+    from segmamba.evaluate.summary import paired_wilcoxon
 
     common = values.index.intersection(reference.index)
     if len(common) == 0:

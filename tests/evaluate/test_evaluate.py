@@ -19,8 +19,7 @@ from segmamba.errors import InputError
 from segmamba.evaluate.airway import airway_score, largest_component, parse_airway_tree
 from segmamba.evaluate.evaluate import evaluate_folders, run_evaluation
 from segmamba.evaluate.overlap import region_score
-from segmamba.evaluate.stats import paired_wilcoxon
-from segmamba.evaluate.summary import summarise_metrics_csv
+from segmamba.evaluate.summary import paired_wilcoxon, summarise_metrics_csv
 
 SPACING = (0.7, 1.3, 2.5)
 

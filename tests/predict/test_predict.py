@@ -15,8 +15,7 @@ from torch import nn
 
 from segmamba.data.preprocess import preprocess_image
 from segmamba.errors import InputError
-from segmamba.predict.export import write_label_map
-from segmamba.predict.predictor import run_prediction
+from segmamba.predict.predictor import run_prediction, write_label_map
 from segmamba.predict.settings import PredictSettings
 from segmamba.predict.sliding_window import mirror_axes, predict_logits
 from segmamba.train import checkpoint as ckpt
