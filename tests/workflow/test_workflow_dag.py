@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -49,7 +50,8 @@ def test_paper_scale_jobs_request_gpus_and_growing_runtime(paper_dry_run):
     for block in train_jobs:
         assert f"gpu={train['gpus']}" in block and f"cpus_per_gpu={train['cpus_per_gpu']}" in block
         assert f"mem_mb={train['mem_mb']}" in block and f"runtime={train['runtime']}" in block
-        assert "--epochs 1000 --iters-per-epoch 250 --patch-size 128 128 128" in block
+        settings = json.loads(re.search(r"--settings '(\{[^']*\})'", block).group(1))
+        assert settings == paper["train"]  # the scale's whole train block, as one argument
     assert "checkpoint_final.pt" in paper_dry_run
     assert "checkpoint_latest" not in paper_dry_run  # the resume state is never an output Snakemake deletes
 
