@@ -1,21 +1,31 @@
-"""What the report artefacts build: read result files, write tables and figures (``segmamba report <artefact>``).
+"""The report step: read the result files, write each table and figure (``segmamba report <artefact>``).
 
-Each function takes plain paths (as the rules pass them in `segmamba report --inputs`) and delegates to
-``segmamba.report.tables`` and ``segmamba.report.figures``.
+``ARTEFACTS`` (at the end) is the registry of the step: name -> builder, kind (a table writes ``.csv``, ``.md``
+and ``.tex`` beside each other, a figure one ``.png``) and the HTML-report caption file
+(``workflow/report/<caption>``) that its ``report_<artefact>`` rule attaches. The builders take plain paths
+(as the rules pass them in ``--inputs``) and delegate to ``segmamba.report.tables``, ``.efficiency_table``,
+``.render`` and ``.figures``, imported when a builder runs, so that the command line starts without pandas or
+matplotlib.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
-
-import pandas as pd
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from segmamba.data.dataset_config import resolve_dataset
 from segmamba.data.registry import DATASETS, PAPER_ABLATION_DATASET, DatasetDefinition, dataset_label, paper_datasets
 from segmamba.errors import InputError
-from segmamba.report import efficiency_table, figures, paper, render, tables
+from segmamba.report import paper
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from segmamba.report.tables import TrainingOutcome
 
 #: Image channel preferred for the visual comparison (FLAIR for BraTS; CT datasets have one channel).
 PREFERRED_CHANNELS = ("t2f", "flair", "CT")
@@ -30,6 +40,8 @@ TITLES = {
 
 def _read_all(layout: Mapping[str, str | os.PathLike]) -> dict[str, pd.DataFrame]:
     """Read ``{model: metrics CSV}`` into ``{model: per-case frame}``."""
+    from segmamba.report import tables
+
     return {model: tables.read_case_metrics(path) for model, path in layout.items()}
 
 
@@ -50,12 +62,14 @@ def read_optional_json(path: str | os.PathLike | None) -> dict | None:
     return content
 
 
-def read_outcomes(files: Mapping[str, Mapping[str, str]] | None) -> dict[str, tables.TrainingOutcome]:
+def read_outcomes(files: Mapping[str, Mapping[str, str]] | None) -> dict[str, TrainingOutcome]:
     """``{model: TrainingOutcome}`` from ``{model: {"train_summary": path, "metrics_summary": path}}``.
 
     Either file may be absent (then it says nothing): ``train_summary.json`` names a collapsed training, the
     evaluation summary beside the metrics CSV an all-background test prediction.
     """
+    from segmamba.report import tables
+
     return {
         model: tables.training_outcome(
             read_optional_json(paths.get("train_summary")), read_optional_json(paths.get("metrics_summary"))
@@ -75,6 +89,8 @@ def make_paper_table(
 
     ``outcome_files``: ``{dataset: {model: {"train_summary": path, "metrics_summary": path}}}`` (``read_outcomes``).
     """
+    from segmamba.report import render, tables
+
     metrics = {dataset: _read_all(models) for dataset, models in layout.items()}
     outcomes = {dataset: read_outcomes(files) for dataset, files in (outcome_files or {}).items()}
     tidy = tables.build_paper_table(table, metrics, synthetic, outcomes)
@@ -94,6 +110,8 @@ def make_dataset_table(
 
     ``entry`` is the dataset's config entry (``datasets.<dataset>``), which defines its metrics.
     """
+    from segmamba.report import render, tables
+
     definition = resolve_dataset(dataset, dict(entry))
     tidy = tables.build_dataset_table(definition, _read_all(layout), synthetic, read_outcomes(outcome_files))
     groups = ", ".join(dict.fromkeys(metric.group for metric in definition.reported_metrics()))
@@ -127,6 +145,8 @@ def make_table4(
 
     ``entry``: the ablation dataset's config entry (needed for a dataset of your own, which it defines).
     """
+    from segmamba.report import render, tables
+
     definition = resolve_dataset(dataset, dict(entry or {}))
     tidy = tables.build_table4(_read_all(layout), definition, synthetic, read_outcomes(outcome_files))
     note = f"Dataset: {dataset_label(dataset)}"
@@ -141,6 +161,8 @@ def make_table5(paths: Sequence[str], reduced_scale: bool, prefix: str, dataset:
 
     ``dataset``: the dataset whose channels and classes the models were measured with (named in the notes).
     """
+    from segmamba.report import efficiency_table, render
+
     records = [efficiency_table.read_efficiency(path) for path in paths]
     tidy = efficiency_table.build_table5(records, reduced_scale)
     notes = render.efficiency_notes(tidy, reduced_scale)
@@ -188,6 +210,7 @@ def make_figure4(
     import numpy as np
 
     from segmamba.data.datasets import open_dataset
+    from segmamba.report import figures
 
     test_cases = sorted(json.loads(open(split_path).read())["test"])
     if not test_cases:
@@ -224,6 +247,10 @@ def make_figure4(
 
 def make_training_curves(logs: Mapping[str, str], dataset: str, out_path: str) -> None:
     """Training curves of every model on one dataset from ``{model: train_log.csv}``."""
+    import pandas as pd
+
+    from segmamba.report import figures
+
     frames = {paper.method_label(model): pd.read_csv(path) for model, path in logs.items()}
     title = f"Training on {dataset_label(dataset)}"
     figures.plot_training_curves(frames, out_path, title)
@@ -231,5 +258,82 @@ def make_training_curves(logs: Mapping[str, str], dataset: str, out_path: str) -
 
 def make_efficiency_chart(paths: Sequence[str], out_path: str) -> None:
     """Efficiency bar chart from efficiency JSONs."""
+    from segmamba.report import efficiency_table, figures
+
     records = [efficiency_table.read_efficiency(path) for path in paths]
     figures.plot_efficiency(records, out_path, "Efficiency (Table 5)")
+
+
+# ------------------------------------------------------------------- the artefacts of `segmamba report`
+
+#: Output formats by kind: a table's files share one stem (the builder's ``prefix``), a figure is one image
+#: (its ``out_path``).
+FORMATS = {"table": ("csv", "md", "tex"), "figure": ("png",)}
+OUTPUT_ARGUMENT = {"table": "prefix", "figure": "out_path"}
+
+
+@dataclass(frozen=True)
+class Artefact:
+    """One table or figure: ``builder(**inputs, prefix|out_path=...)`` writes it; ``caption`` is its HTML-report
+    caption file; ``inputs`` names the builder's keyword arguments that ``--inputs`` gives."""
+
+    name: str
+    kind: str
+    builder: Callable[..., None]
+    caption: str
+    inputs: str
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        """File endings the artefact writes."""
+        return FORMATS[self.kind]
+
+
+PAPER_TABLE_INPUTS = "layout, synthetic, outcome_files"
+
+ARTEFACTS: dict[str, Artefact] = {
+    artefact.name: artefact
+    for artefact in (
+        Artefact("table2", "table", partial(make_paper_table, "table2"), "table2.rst", PAPER_TABLE_INPUTS),
+        Artefact("table3", "table", partial(make_paper_table, "table3"), "table3.rst", PAPER_TABLE_INPUTS),
+        Artefact(
+            "dataset_table", "table", make_dataset_table, "dataset_table.rst",
+            "dataset, entry, layout, synthetic, outcome_files",
+        ),
+        Artefact("table4", "table", make_table4, "table4.rst", "layout, dataset, synthetic, outcome_files, entry"),
+        Artefact("table5", "table", make_table5, "table5.rst", "paths, reduced_scale, dataset"),
+        Artefact(
+            "figure4", "figure", make_figure4, "fig4.rst",
+            "dataset, layout, root, split_path, gt_dir, prediction_dirs",
+        ),
+        Artefact("training_curves", "figure", make_training_curves, "training_curves.rst", "logs, dataset"),
+        Artefact("efficiency_chart", "figure", make_efficiency_chart, "efficiency.rst", "paths"),
+    )
+}  # fmt: skip
+
+
+def output_stem(artefact: Artefact, out: str | os.PathLike) -> str:
+    """The path a builder writes to: a table's stem (``.csv``/``.md``/``.tex`` removed), a figure's path."""
+    out = os.fspath(out)
+    if artefact.kind == "table":
+        for ending in artefact.formats:
+            if out.endswith("." + ending):
+                return out[: -len(ending) - 1]
+    return out
+
+
+def write_artefact(name: str, inputs: Mapping[str, Any], out: str | os.PathLike) -> None:
+    """Write artefact ``name`` from its ``inputs`` (the builder's keyword arguments) to ``out``.
+
+    Raises:
+        InputError: unknown artefact or inputs the builder does not take (naming them).
+    """
+    if name not in ARTEFACTS:
+        raise InputError(f"unknown artefact {name!r}; choose one of {', '.join(ARTEFACTS)}")
+    artefact = ARTEFACTS[name]
+    try:
+        artefact.builder(**inputs, **{OUTPUT_ARGUMENT[artefact.kind]: output_stem(artefact, out)})
+    except TypeError as exc:
+        if "argument" not in str(exc):
+            raise
+        raise InputError(f"segmamba report {name}: --inputs must hold {artefact.inputs}: {exc}") from exc

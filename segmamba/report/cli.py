@@ -1,4 +1,4 @@
-"""``segmamba report <artefact>``: command-line front end of :func:`segmamba.report.artefacts.write_artefact`."""
+"""``segmamba report <artefact>``: command-line front end of :func:`segmamba.report.build.write_artefact`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ prints the full command of every report_<artefact> rule.
 
 def register(subparsers) -> None:
     """Register ``segmamba report`` on the top-level parser's subparsers."""
-    from segmamba.report.artefacts import ARTEFACTS
+    from segmamba.report.build import ARTEFACTS
 
     parser = subparsers.add_parser(
         "report",
@@ -26,7 +26,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "artefact",
         choices=tuple(ARTEFACTS),
-        help="; ".join(f"{name}: {artefact.description}" for name, artefact in ARTEFACTS.items()),
+        help="; ".join(f"{name} (inputs: {artefact.inputs})" for name, artefact in ARTEFACTS.items()),
     )
     parser.add_argument("--inputs", required=True, metavar="JSON", help="the artefact's inputs: JSON object or file")
     parser.add_argument("--out", required=True, help="output file (a table: any of its .csv/.md/.tex, or the stem)")
@@ -35,7 +35,7 @@ def register(subparsers) -> None:
 
 def handle_report(args: argparse.Namespace) -> int:
     """Write the artefact."""
-    from segmamba.report.artefacts import write_artefact
+    from segmamba.report.build import write_artefact
     from segmamba.settings import read_json_argument
 
     write_artefact(args.artefact, read_json_argument(args.inputs, "--inputs"), args.out)

@@ -1,7 +1,7 @@
 """The paper's figures: Fig. 4-style visual comparison, training curves and an efficiency chart.
 
 Functions take arrays and frames (not file paths) where they can, so they are testable without a workflow
-run; ``segmamba report`` (``segmamba.report.artefacts``) reads the files and calls them.
+run; ``segmamba report`` (``segmamba.report.build``) reads the files and calls them.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from segmamba.cli import main
-from segmamba.report.artefacts import ARTEFACTS, output_stem
+from segmamba.report.build import ARTEFACTS, output_stem
 
 
 def metrics_csv(path, dice, hd95) -> str:

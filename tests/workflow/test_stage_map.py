@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from segmamba.cli import SUBCOMMANDS, build_parser
-from segmamba.report.artefacts import ARTEFACTS
+from segmamba.report.build import ARTEFACTS
 
 REPO = Path(__file__).resolve().parents[2]
 RULE_FILES = REPO / "workflow" / "rules"
@@ -119,3 +121,12 @@ def test_subcommands_are_registered_by_their_stage_and_reach_the_implementation_
             dotted = f"segmamba.{stage}.{Path(module).stem}"
             assert f"from {dotted} import" in cli_source, f"{stage}/cli.py does not call {dotted}"
             importlib.import_module(dotted)
+
+
+def test_the_command_line_starts_without_the_heavy_libraries():
+    code = (
+        "import sys; from segmamba.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('torch', 'pandas', 'matplotlib', 'monai') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"  # the report rules run in an environment without torch

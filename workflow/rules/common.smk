@@ -383,9 +383,9 @@ def figure4_report_inputs(wildcards):
         dataset=dataset,
         layout=dataset_layout(wildcards),
         root=root,
-        split=f"results/{dataset}/split.json",
-        gt=f"results/{dataset}/gt",
-        predictions={m: f"results/{dataset}/predictions/{m}" for m in figure_models(dataset)},
+        split_path=f"results/{dataset}/split.json",
+        gt_dir=f"results/{dataset}/gt",
+        prediction_dirs={m: f"results/{dataset}/predictions/{m}" for m in figure_models(dataset)},
     )
 
 

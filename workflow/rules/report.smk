@@ -1,6 +1,6 @@
 # The report stage: the paper's tables (2-5), the tables of datasets of your own and the figures (Fig. 4 visual
 # comparison, training curves, efficiency chart). Each report_<artefact> rule is one `segmamba report <artefact>`
-# call with the artefact's inputs as one JSON argument (segmamba/report/artefacts.py lists the artefacts).
+# call with the artefact's inputs as one JSON argument (ARTEFACTS in segmamba/report/build.py lists them).
 # Cheap rules: they run on the submitting machine (localrules) in the light analysis environment.
 
 
@@ -156,7 +156,7 @@ rule report_table5:
         "../../envs/analysis.yaml"
     params:
         inputs=report_inputs(
-            results=efficiency_paths(),
+            paths=efficiency_paths(),
             reduced_scale=config["scale"] != "paper",
             dataset=config["efficiency"]["dataset"],
         ),
@@ -232,6 +232,6 @@ rule report_efficiency_chart:
     conda:
         "../../envs/analysis.yaml"
     params:
-        inputs=report_inputs(results=efficiency_paths()),
+        inputs=report_inputs(paths=efficiency_paths()),
     shell:
         "segmamba report efficiency_chart --inputs {params.inputs:q} --out {output.figure} > {log} 2>&1"
