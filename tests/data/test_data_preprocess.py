@@ -136,13 +136,13 @@ def test_preprocess_image_matches_stored_case_for_new_scans(tmp_path):
     assert properties == stored_properties
 
 
-def test_labels_command_writes_ground_truth_in_original_geometry(tmp_path):
+def test_ground_truth_command_writes_ground_truth_in_original_geometry(tmp_path):
     raw, dataset = prepare(tmp_path, "crc", "crc500", cases=5, size=16)
     gt = tmp_path / "gt"
     assert (
         main(
             [
-                "labels",
+                "ground-truth",
                 "--dataset",
                 "crc500",
                 "--root",
