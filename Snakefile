@@ -9,6 +9,8 @@
 #   results/efficiency/{model}_{size}.json memory and speed (Table 5)
 #   results/tables/, results/figures/      the paper's tables and figures
 #   results/logs/{rule}/..., results/benchmarks/{rule}/...
+#
+# Stages (README "Stage map"): data, train, predict, evaluate, efficiency, report; one rule file each.
 
 from snakemake.utils import min_version
 
@@ -23,14 +25,11 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
-include: "workflow/rules/split.smk"
-include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/train.smk"
-include: "workflow/rules/infer.smk"
+include: "workflow/rules/predict.smk"
 include: "workflow/rules/evaluate.smk"
-include: "workflow/rules/ablation.smk"
 include: "workflow/rules/efficiency.smk"
-include: "workflow/rules/render.smk"
+include: "workflow/rules/report.smk"
 
 
 localrules:
@@ -40,7 +39,7 @@ localrules:
     tables,
     figures,
     ablation,
-    efficiency,
+    efficiency_only,
 
 
 # Default target: every table and figure of the configuration.
@@ -80,7 +79,7 @@ rule ablation:
         ablation_targets(),
 
 
-# Partial target: the efficiency measurements, Table 5 and the chart only.
-rule efficiency:
+# Partial target: the efficiency measurements, Table 5 and the chart only (the step rule is `efficiency`).
+rule efficiency_only:
     input:
         efficiency_targets(),

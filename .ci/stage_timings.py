@@ -19,15 +19,15 @@ from pathlib import Path
 
 #: (rule, unit) in workflow order; the unit is what the step's time is divided by.
 STAGES = (
-    ("synthesize_dataset", "case"),
-    ("check_dataset", "case"),
-    ("split_dataset", "case"),
-    ("preprocess_dataset", "case"),
-    ("train_model", "iteration"),
-    ("predict_test_set", "test case"),
-    ("extract_ground_truth", "test case"),
-    ("evaluate_predictions", "test case"),
-    ("render_table2", "test case"),
+    ("synth", "case"),
+    ("check", "case"),
+    ("split", "case"),
+    ("preprocess", "case"),
+    ("train", "iteration"),
+    ("predict", "test case"),
+    ("ground_truth", "test case"),
+    ("evaluate", "test case"),
+    ("report_table2", "test case"),
 )
 
 

@@ -105,10 +105,30 @@ def measure(name: str, args: argparse.Namespace, overrides: dict) -> dict:
 
 def run_worker(name: str, args: argparse.Namespace, overrides: dict) -> dict:
     """Measure one model in a fresh interpreter; OOM and configuration errors become a status string."""
-    command = [sys.executable, __file__, "--worker", name, "--size", str(args.size), "--in-channels",
-               str(args.in_channels), "--out-channels", str(args.out_channels), "--device", args.device,
-               "--repeats", str(args.repeats), "--batch-size", str(args.batch_size), "--amp", args.amp,
-               "--threads", str(args.threads), "--overrides", json.dumps({name: overrides})]
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        name,
+        "--size",
+        str(args.size),
+        "--in-channels",
+        str(args.in_channels),
+        "--out-channels",
+        str(args.out_channels),
+        "--device",
+        args.device,
+        "--repeats",
+        str(args.repeats),
+        "--batch-size",
+        str(args.batch_size),
+        "--amp",
+        args.amp,
+        "--threads",
+        str(args.threads),
+        "--overrides",
+        json.dumps({name: overrides}),
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode == 0:
         return json.loads(result.stdout.strip().splitlines()[-1])
@@ -119,8 +139,10 @@ def run_worker(name: str, args: argparse.Namespace, overrides: dict) -> dict:
 
 def format_table(rows: list[dict]) -> str:
     """Markdown table of the result rows."""
-    lines = ["| model | params | fwd s | bwd s | fwd+bwd s (median / min) | peak MiB | +MiB during steps |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| model | params | fwd s | bwd s | fwd+bwd s (median / min) | peak MiB | +MiB during steps |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for row in rows:
         if "status" in row:
             lines.append(f"| {row['model']} | | | | {row['status']} | | |")
@@ -164,8 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         rows.append(run_worker(name, args, overrides.get(name, {})))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    print(f"patch {args.size}^3, batch {args.batch_size}, in {args.in_channels}, out {args.out_channels}, "
-          f"device {args.device}, amp {args.amp}, {args.repeats} timed steps")
+    print(
+        f"patch {args.size}^3, batch {args.batch_size}, in {args.in_channels}, out {args.out_channels}, "
+        f"device {args.device}, amp {args.amp}, {args.repeats} timed steps"
+    )
     print(format_table(rows))
     if args.json_out:
         with open(args.json_out, "w") as handle:

@@ -1,7 +1,9 @@
 """The ``segmamba`` command line: one subcommand per pipeline step.
 
-Each step's subcommands live in that step's package (``segmamba/<step>/cli.py``), which exposes
-``register(subparsers)``; every subcommand sets ``func(args) -> int`` as its handler.
+``SUBCOMMANDS`` maps every subcommand to the stage module that registers it (``segmamba/<stage>/cli.py``,
+which exposes ``register(subparsers)`` and holds argparse only); each subcommand's handler
+``func(args) -> int`` calls one function of the stage's implementation. The README's stage map lists the
+same pairs, and a test keeps both true.
 """
 
 from __future__ import annotations
@@ -13,23 +15,34 @@ import sys
 from segmamba import __version__
 from segmamba.errors import InputError
 
-STEP_CLI_MODULES = (
-    "segmamba.models.cli",
-    "segmamba.data.cli",
-    "segmamba.training.cli",
-    "segmamba.inference.cli",
-    "segmamba.evaluation.cli",
-    "segmamba.efficiency.cli",
-)
+#: subcommand -> the stage module that registers it.
+SUBCOMMANDS = {
+    "models": "segmamba.models.cli",
+    "synth": "segmamba.data.cli",
+    "check": "segmamba.data.cli",
+    "split": "segmamba.data.cli",
+    "preprocess": "segmamba.data.cli",
+    "train": "segmamba.train.cli",
+    "predict": "segmamba.predict.cli",
+    "ground-truth": "segmamba.evaluate.cli",
+    "evaluate": "segmamba.evaluate.cli",
+    "efficiency": "segmamba.efficiency.cli",
+    "report": "segmamba.report.cli",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Build the top-level parser with every step's subcommands registered."""
+    """Build the top-level parser with every stage's subcommands registered (checked against SUBCOMMANDS)."""
     parser = argparse.ArgumentParser(prog="segmamba", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"segmamba-bench {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="<command>", required=True)
-    for module_name in STEP_CLI_MODULES:
+    for module_name in dict.fromkeys(SUBCOMMANDS.values()):
+        before = set(subparsers.choices)
         importlib.import_module(module_name).register(subparsers)
+        registered = set(subparsers.choices) - before
+        expected = {name for name, module in SUBCOMMANDS.items() if module == module_name}
+        if registered != expected:
+            raise RuntimeError(f"{module_name} registers {sorted(registered)}, SUBCOMMANDS says {sorted(expected)}")
     return parser
 
 

@@ -1,7 +1,9 @@
-"""Data step: raw dataset readers, synthetic stand-ins, split, check, preprocessing and the patch loader.
+"""Data stage: raw dataset readers, synthetic stand-ins, check, split, preprocessing and the patch loader.
 
-Modules: ``registry`` (one definition per dataset layout: DATASETS, resolve_dataset), ``datasets``
-(the readers, open_dataset), ``synth``, ``split``, ``check``, ``preprocess`` (preprocess_dataset,
-preprocess_image, restore_to_original), ``preprocessed`` (load_dataset_json, load_case), ``labels``,
-``augment`` and ``loader`` (PatchBatches); ``cli`` registers synth, check, split, preprocess and labels.
+Modules: ``registry`` (one definition per dataset layout: DATASETS), ``dataset_config`` (resolve_dataset: a
+config entry, an nnU-Net dataset.json), ``datasets`` (the readers, open_dataset), ``synth``, ``check``,
+``split``, ``preprocess`` (preprocess_dataset, preprocess_image, restore_to_original),
+``preprocessed_reader`` (load_dataset_json, load_case: reads what ``preprocess`` writes), ``augment`` and
+``loader`` (PatchBatches), ``settings`` (SynthSettings, PreprocessSettings); ``cli`` registers synth, check,
+split and preprocess.
 """

@@ -31,8 +31,10 @@ class CheckReport:
         """A short human-readable summary of a clean dataset."""
         shapes = np.array(self.shapes)
         spacing = [round(float(s), 3) for s in np.median(np.array(self.spacings), 0)]
-        return (f"{self.dataset}: {self.num_cases} cases OK; shape min {shapes.min(0).tolist()} max "
-                f"{shapes.max(0).tolist()}; median spacing {spacing} mm; label values {sorted(self.label_values)}")
+        return (
+            f"{self.dataset}: {self.num_cases} cases OK; shape min {shapes.min(0).tolist()} max "
+            f"{shapes.max(0).tolist()}; median spacing {spacing} mm; label values {sorted(self.label_values)}"
+        )
 
 
 def _check_one(dataset: Dataset, case_id: str) -> tuple[list[str], tuple | None, tuple | None, set[int]]:

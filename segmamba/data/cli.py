@@ -1,4 +1,4 @@
-"""Command-line subcommands of the data step: synth, check, split, preprocess, labels."""
+"""Command-line subcommands of the data stage: synth, check, split, preprocess."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 import sys
 
 from segmamba.data.registry import DATASETS, SYNTHETIC_KINDS
+from segmamba.data.settings import PreprocessSettings, SynthSettings
+from segmamba.settings import add_settings_arguments, settings_values
 
 REGIONS_HELP = (
     "nnunet only: evaluation regions as a JSON object {name: [labels]}, e.g. '{\"core\": [2, 3]}' (unions of "
@@ -16,7 +18,7 @@ REGIONS_HELP = (
 NAME_HELP = "the dataset's own name, shown in the output (default: the --dataset layout's name)"
 
 
-def _add_dataset_args(parser: argparse.ArgumentParser) -> None:
+def add_dataset_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, choices=tuple(DATASETS), help="dataset layout")
     parser.add_argument("--root", required=True, help="raw dataset folder")
 
@@ -26,64 +28,62 @@ def register(subparsers) -> None:
     formatter = argparse.RawDescriptionHelpFormatter
 
     synth = subparsers.add_parser(
-        "synth", help="write a synthetic stand-in dataset in a real on-disk layout", formatter_class=formatter,
+        "synth",
+        help="write a synthetic stand-in dataset in a real on-disk layout",
+        formatter_class=formatter,
         description="Write learnable synthetic NIfTI cases in the real layout: brats -> BraTS 2023 GLI folders "
-                    "(4 MRI modalities + seg), aiib -> img/ and gt/ (chest CT, airway tree), crc -> nnU-Net raw "
-                    "layout (abdominal CT, colon tumour). Byte-identical output for the same arguments.")
+        "(4 MRI modalities + seg), aiib -> img/ and gt/ (chest CT, airway tree), crc -> nnU-Net raw "
+        "layout (abdominal CT, colon tumour). Byte-identical output for the same arguments.",
+    )
     synth.add_argument("--kind", required=True, choices=SYNTHETIC_KINDS, help="which dataset to imitate")
     synth.add_argument("--out", required=True, help="output dataset root")
-    synth.add_argument("--cases", type=int, default=20, help="number of cases (default 20)")
-    synth.add_argument("--size", type=int, default=48, help="volume edge in voxels (default 48)")
-    synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_settings_arguments(synth, SynthSettings)
     synth.set_defaults(func=_synth)
 
     check = subparsers.add_parser(
-        "check", help="report every problem of a raw dataset, one line each",
+        "check",
+        help="report every problem of a raw dataset, one line each",
         description="Read every case and report each problem (missing or corrupt file, shape or affine mismatch "
-                    "between channels and label, NaN/Inf, unexpected label values, empty case) as one line naming "
-                    "the case and the file. Exit 0 with a summary when clean, 1 otherwise.")
-    _add_dataset_args(check)
+        "between channels and label, NaN/Inf, unexpected label values, empty case) as one line naming "
+        "the case and the file. Exit 0 with a summary when clean, 1 otherwise.",
+    )
+    add_dataset_args(check)
     check.add_argument("--name", help=NAME_HELP)
     check.add_argument("--out", help="also write the report to this file (atomically)")
     check.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     check.set_defaults(func=_check)
 
     split = subparsers.add_parser(
-        "split", help="write the 70/10/20 train/val/test split JSON",
+        "split",
+        help="write the 70/10/20 train/val/test split JSON",
         description="Sort the case ids, shuffle them with the seed, and take floor(70%%) train, floor(10%%) val "
-                    "and the rest test. The JSON records the seed and a hash of the case list; the same cases and "
-                    "seed give a byte-identical file. An existing file made for other cases or another seed is an "
-                    "error (delete it to re-split on purpose).")
-    _add_dataset_args(split)
+        "and the rest test. The JSON records the seed and a hash of the case list; the same cases and "
+        "seed give a byte-identical file. An existing file made for other cases or another seed is an "
+        "error (delete it to re-split on purpose).",
+    )
+    add_dataset_args(split)
     split.add_argument("--out", required=True, help="split JSON path")
     split.add_argument("--seed", type=int, default=42, help="shuffle seed (default 42, as published)")
     split.set_defaults(func=_split)
 
     preprocess = subparsers.add_parser(
-        "preprocess", help="crop, normalise and resample all cases of a split (nnU-Net style)",
+        "preprocess",
+        help="crop, normalise and resample all cases of a split (nnU-Net style)",
         description="Crop to non-zero (MRI), normalise (MRI z-score per channel; CT clip to the training "
-                    "foreground 0.5/99.5 percentiles and z-score), resample to the target spacing (default the "
-                    "training median; BraTS 1 mm) and write image.npy, label.npy, fg_locations.npy and "
-                    "properties.json per case, plus dataset.json (channels, labels, regions) and "
-                    "fingerprint.json.")
-    _add_dataset_args(preprocess)
+        "foreground 0.5/99.5 percentiles and z-score), resample to the target spacing (default the "
+        "training median; BraTS 1 mm) and write image.npy, label.npy, fg_locations.npy and "
+        "properties.json per case, plus dataset.json (channels, labels, regions) and "
+        "fingerprint.json.",
+    )
+    add_dataset_args(preprocess)
     preprocess.add_argument("--split", required=True, help="split JSON from `segmamba split`")
     preprocess.add_argument("--out", required=True, help="preprocessed output folder")
-    preprocess.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
-    preprocess.add_argument("--target-spacing", type=float, nargs=3, metavar=("X", "Y", "Z"),
-                            help="override the target spacing in mm")
+    add_settings_arguments(preprocess, PreprocessSettings)
+    preprocess.add_argument(
+        "--target-spacing", type=float, nargs=3, metavar=("X", "Y", "Z"), help="override the target spacing in mm"
+    )
     preprocess.add_argument("--regions", help=REGIONS_HELP + "; training validates on them")
     preprocess.set_defaults(func=_preprocess)
-
-    labels = subparsers.add_parser(
-        "labels", help="write ground-truth label maps of a split subset for evaluation",
-        description="Write GT_DIR/<case>.nii.gz (uint8 label map, original geometry and affine) for every case "
-                    "of the chosen subset of the split.")
-    _add_dataset_args(labels)
-    labels.add_argument("--split", required=True, help="split JSON")
-    labels.add_argument("--subset", default="test", choices=("train", "val", "test"), help="subset (default test)")
-    labels.add_argument("--out", required=True, help="output folder GT_DIR")
-    labels.set_defaults(func=_labels)
 
 
 def _synth(args) -> int:
@@ -91,7 +91,8 @@ def _synth(args) -> int:
     from segmamba.errors import InputError
 
     try:
-        ids = write_synthetic_dataset(args.kind, args.out, cases=args.cases, size=args.size, seed=args.seed)
+        settings = SynthSettings(**settings_values(args, SynthSettings))
+        ids = write_synthetic_dataset(args.kind, args.out, cases=settings.cases, size=settings.size, seed=settings.seed)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
     print(f"wrote {len(ids)} synthetic {args.kind} cases to {args.out}")
@@ -120,24 +121,26 @@ def _split(args) -> int:
     from segmamba.data.split import write_split
 
     split = write_split(args.out, open_dataset(args.dataset, args.root).case_ids(), seed=args.seed)
-    print(f"split of {split['num_cases']} cases: {len(split['train'])} train, {len(split['val'])} val, "
-          f"{len(split['test'])} test -> {args.out}")
+    print(
+        f"split of {split['num_cases']} cases: {len(split['train'])} train, {len(split['val'])} val, "
+        f"{len(split['test'])} test -> {args.out}"
+    )
     return 0
 
 
 def _preprocess(args) -> int:
+    from segmamba.data.dataset_config import parse_regions
     from segmamba.data.preprocess import preprocess_dataset
-    from segmamba.data.registry import parse_regions
 
-    info = preprocess_dataset(args.dataset, args.root, args.split, args.out, workers=args.workers,
-                              target_spacing=args.target_spacing, regions=parse_regions(args.regions))
+    settings = PreprocessSettings(**settings_values(args, PreprocessSettings))
+    info = preprocess_dataset(
+        args.dataset,
+        args.root,
+        args.split,
+        args.out,
+        workers=settings.workers,
+        target_spacing=args.target_spacing,
+        regions=parse_regions(args.regions),
+    )
     print(f"preprocessed {len(info['case_ids'])} cases to {args.out} (target spacing {info['target_spacing']})")
-    return 0
-
-
-def _labels(args) -> int:
-    from segmamba.data.labels import export_ground_truth
-
-    ids = export_ground_truth(args.dataset, args.root, args.split, args.subset, args.out)
-    print(f"wrote {len(ids)} {args.subset} label maps to {args.out}")
     return 0

@@ -12,17 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from segmamba.data.dataset_config import read_nnunet_dataset_json
 from segmamba.data.nifti import VolumeReadError, read_volume
-from segmamba.data.registry import (
-    AIIB2023,
-    BRATS2023,
-    CRC500,
-    DATASETS,
-    NNUNET,
-    DatasetInfo,
-    get_definition,
-    read_nnunet_dataset_json,
-)
+from segmamba.data.registry import AIIB2023, BRATS2023, CRC500, DATASETS, NNUNET, DatasetInfo, get_definition
 from segmamba.errors import InputError
 
 AFFINE_TOLERANCE_MM = 1e-3
@@ -124,8 +116,13 @@ class Dataset:
         if tuple(shape) != tuple(ref_shape):
             return [problem(case_id, path, f"shape {tuple(shape)} differs from {tuple(ref_shape)} of {ref_path}")]
         if not np.allclose(affine, ref_affine, atol=AFFINE_TOLERANCE_MM, rtol=0):
-            return [problem(case_id, path, f"affine differs from that of {ref_path} "
-                                           f"(max difference {np.abs(affine - ref_affine).max():.4g})")]
+            return [
+                problem(
+                    case_id,
+                    path,
+                    f"affine differs from that of {ref_path} (max difference {np.abs(affine - ref_affine).max():.4g})",
+                )
+            ]
         return []
 
     def _read_label(self, case_id, path, reference) -> tuple[np.ndarray | None, list[str]]:
@@ -183,8 +180,10 @@ class BratsDataset(Dataset):
     def label_value_hint(self, unexpected: list[int]) -> str:
         """Explain a label 4: pre-2023 BraTS labelling, where ET was 4."""
         if 4 in unexpected:
-            return ("; label 4 is the pre-2023 BraTS enhancing-tumour label: BraTS 2023 uses 3 for ET, "
-                    "so relabel 4 -> 3 (e.g. with nibabel) before using this dataset")
+            return (
+                "; label 4 is the pre-2023 BraTS enhancing-tumour label: BraTS 2023 uses 3 for ET, "
+                "so relabel 4 -> 3 (e.g. with nibabel) before using this dataset"
+            )
         return ""
 
 
@@ -206,15 +205,18 @@ class AiibDataset(Dataset):
     def layout_problems(self) -> list[str]:
         """Label files in ``gt/`` without an image."""
         images = set(_stems(self.root / "img"))
-        return [problem(stem, self.root / "gt" / f"{stem}.nii.gz", "label file without an image in img/")
-                for stem in sorted(set(_stems(self.root / "gt")) - images)]
+        return [
+            problem(stem, self.root / "gt" / f"{stem}.nii.gz", "label file without an image in img/")
+            for stem in sorted(set(_stems(self.root / "gt")) - images)
+        ]
 
 
 def _stems(folder: Path, ending: str = ".nii.gz") -> list[str]:
     if not folder.is_dir():
         return []
-    return sorted(p.name[: -len(ending)] for p in folder.iterdir() if p.name.endswith(ending)
-                  and not p.name.startswith("."))
+    return sorted(
+        p.name[: -len(ending)] for p in folder.iterdir() if p.name.endswith(ending) and not p.name.startswith(".")
+    )
 
 
 class NnunetDataset(Dataset):
@@ -229,8 +231,9 @@ class NnunetDataset(Dataset):
 
     dataset_name = NNUNET
 
-    def __init__(self, root: str | Path, require_labels: bool = True, regions: dict | None = None,
-                 name: str | None = None):
+    def __init__(
+        self, root: str | Path, require_labels: bool = True, regions: dict | None = None, name: str | None = None
+    ):
         if name:
             self.dataset_name = name
         super().__init__(root, require_labels)
@@ -246,8 +249,14 @@ class NnunetDataset(Dataset):
     def case_ids(self) -> list[str]:
         """Sorted case identifiers: files ``<case>_0000<ending>`` in the images folder."""
         suffix = "_0000" + self.file_ending
-        return self._require_cases([s[: -len("_0000")] for s in _stems(self.images_dir, self.file_ending)
-                                    if (s + self.file_ending).endswith(suffix)], self.images_dir)
+        return self._require_cases(
+            [
+                s[: -len("_0000")]
+                for s in _stems(self.images_dir, self.file_ending)
+                if (s + self.file_ending).endswith(suffix)
+            ],
+            self.images_dir,
+        )
 
     def case_files(self, case_id: str) -> tuple[list[Path], Path | None]:
         """One image file per channel and the label file."""
@@ -262,13 +271,23 @@ class NnunetDataset(Dataset):
         for stem in _stems(self.images_dir, self.file_ending):
             case_id, _, channel = stem.rpartition("_")
             if not channel.isdigit() or int(channel) >= len(self.info.channel_names) or case_id not in cases:
-                problems.append(problem(case_id or stem, self.images_dir / (stem + self.file_ending),
-                                        f"unexpected image file (dataset.json declares "
-                                        f"{len(self.info.channel_names)} channels, and every case needs _0000)"))
+                problems.append(
+                    problem(
+                        case_id or stem,
+                        self.images_dir / (stem + self.file_ending),
+                        f"unexpected image file (dataset.json declares "
+                        f"{len(self.info.channel_names)} channels, and every case needs _0000)",
+                    )
+                )
         if self.require_labels:
             for stem in sorted(set(_stems(self.labels_dir, self.file_ending)) - cases):
-                problems.append(problem(stem, self.labels_dir / (stem + self.file_ending),
-                                        "label file without an image in " + self.images_dir.name))
+                problems.append(
+                    problem(
+                        stem,
+                        self.labels_dir / (stem + self.file_ending),
+                        "label file without an image in " + self.images_dir.name,
+                    )
+                )
         return problems
 
 
@@ -283,9 +302,11 @@ class CrcDataset(NnunetDataset):
             return ".nii.gz", self.fixed_info
         ending, info = super()._read_dataset_json(None)
         if len(info.channel_names) != 1 or sorted(info.label_names) != [0, 1]:
-            raise InputError(f"dataset {self.root}: file {self.root / 'dataset.json'}: CRC-500 needs one CT channel "
-                             f"and labels {{background: 0, tumour: 1}}, got channels {list(info.channel_names)} "
-                             f"and labels {info.label_names}")
+            raise InputError(
+                f"dataset {self.root}: file {self.root / 'dataset.json'}: CRC-500 needs one CT channel "
+                f"and labels {{background: 0, tumour: 1}}, got channels {list(info.channel_names)} "
+                f"and labels {info.label_names}"
+            )
         return ending, self.fixed_info
 
 

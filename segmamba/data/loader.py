@@ -34,9 +34,9 @@ from segmamba.data.augment import (
     sample_spatial_matrix,
     sampled_box,
 )
-from segmamba.data.preprocessed import load_foreground_locations, open_array
+from segmamba.data.preprocessed_reader import load_foreground_locations, open_array
 from segmamba.errors import InputError
-from segmamba.training.preemption import STOP_SIGNALS
+from segmamba.train.preemption import STOP_SIGNALS
 
 
 @contextlib.contextmanager

@@ -57,8 +57,19 @@ def resample_channels(data: np.ndarray, new_shape, order: int) -> np.ndarray:
     """Resize each channel of (C, X, Y, Z) ``data`` to ``new_shape`` with spline ``order`` (no-op if equal)."""
     if tuple(data.shape[1:]) == tuple(new_shape):
         return data.astype(np.float32, copy=False)
-    return np.stack([resize(channel.astype(np.float32), new_shape, order=order, mode="edge", anti_aliasing=False,
-                            preserve_range=True) for channel in data]).astype(np.float32)
+    return np.stack(
+        [
+            resize(
+                channel.astype(np.float32),
+                new_shape,
+                order=order,
+                mode="edge",
+                anti_aliasing=False,
+                preserve_range=True,
+            )
+            for channel in data
+        ]
+    ).astype(np.float32)
 
 
 def resample_label(label: np.ndarray, new_shape, num_classes: int) -> np.ndarray:
@@ -88,9 +99,14 @@ def intensity_stats(values: np.ndarray) -> dict:
     if values.size == 0:
         return {k: 0.0 for k in ("mean", "std", "min", "max", "percentile_00_5", "percentile_99_5")}
     values = values.astype(np.float64)
-    return {"mean": float(values.mean()), "std": float(values.std()), "min": float(values.min()),
-            "max": float(values.max()), "percentile_00_5": float(np.percentile(values, 0.5)),
-            "percentile_99_5": float(np.percentile(values, 99.5))}
+    return {
+        "mean": float(values.mean()),
+        "std": float(values.std()),
+        "min": float(values.min()),
+        "max": float(values.max()),
+        "percentile_00_5": float(np.percentile(values, 0.5)),
+        "percentile_99_5": float(np.percentile(values, 99.5)),
+    }
 
 
 # --------------------------------------------------------- single image --
@@ -101,8 +117,10 @@ def preprocess_image(image: np.ndarray, affine: np.ndarray, spacing, dataset_jso
         (float32 image on the target grid, properties for :func:`restore_to_original`).
     """
     if image.ndim != 4 or image.shape[0] != len(dataset_json["normalisation"]):
-        raise InputError(f"image of shape {image.shape} does not match the {len(dataset_json['normalisation'])} "
-                         "channels of the preprocessed dataset")
+        raise InputError(
+            f"image of shape {image.shape} does not match the {len(dataset_json['normalisation'])} "
+            "channels of the preprocessed dataset"
+        )
     box = nonzero_crop_box(image) if dataset_json["modality"] == "MRI" else [[0, int(s)] for s in image.shape[1:]]
     cropped = image[(slice(None), *(slice(lo, hi) for lo, hi in box))]
     normalised = normalise(cropped, dataset_json["normalisation"])
@@ -148,8 +166,12 @@ def fingerprint_case(dataset: Dataset, case_id: str) -> dict:
         if values.size > FOREGROUND_SAMPLES_PER_CASE:
             values = rng.choice(values, FOREGROUND_SAMPLES_PER_CASE, replace=False)
         samples.append(values.astype(np.float32))
-    return {"case_id": case_id, "spacing": [float(s) for s in case.spacing],
-            "shape": [int(s) for s in case.image.shape[1:]], "samples": samples}
+    return {
+        "case_id": case_id,
+        "spacing": [float(s) for s in case.spacing],
+        "shape": [int(s) for s in case.image.shape[1:]],
+        "samples": samples,
+    }
 
 
 def plan_dataset(dataset: Dataset, split: dict, fingerprints: list[dict], target_spacing=None) -> tuple[dict, dict]:
@@ -164,13 +186,22 @@ def plan_dataset(dataset: Dataset, split: dict, fingerprints: list[dict], target
     if target_spacing is None:
         definition = DATASETS.get(dataset.info.name)
         target_spacing = (definition and definition.target_spacing) or median_spacing
-    channel_stats = [intensity_stats(np.concatenate([f["samples"][c] for f in stats]))
-                     for c in range(len(dataset.info.channel_names))]
+    channel_stats = [
+        intensity_stats(np.concatenate([f["samples"][c] for f in stats]))
+        for c in range(len(dataset.info.channel_names))
+    ]
     normalisation = []
     for name, stat in zip(dataset.info.channel_names, channel_stats, strict=True):
         if dataset.info.modality == "CT" or name.upper() == "CT":
-            normalisation.append({"scheme": "ct", "lower": stat["percentile_00_5"], "upper": stat["percentile_99_5"],
-                                  "mean": stat["mean"], "std": stat["std"]})
+            normalisation.append(
+                {
+                    "scheme": "ct",
+                    "lower": stat["percentile_00_5"],
+                    "upper": stat["percentile_99_5"],
+                    "mean": stat["mean"],
+                    "std": stat["std"],
+                }
+            )
         else:
             normalisation.append({"scheme": "zscore"})
     dataset_json = {
@@ -244,4 +275,3 @@ def preprocess_dataset(
     write_json_atomic(out / "fingerprint.json", fingerprint)
     write_json_atomic(out / "dataset.json", dataset_json)
     return dataset_json
-

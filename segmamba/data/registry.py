@@ -5,12 +5,12 @@ synthetic stand-in (a ``segmamba synth`` kind), its channels, labels and evaluat
 (:class:`DatasetInfo`), how it is evaluated (Dice/HD95 per region, or the AIIB airway metrics), the metrics
 its tables report, its display label and the numbers the SegMamba paper publishes for it. The command lines'
 ``--dataset`` choices, the workflow's constants (``workflow/rules/common.smk``), the config schema's dataset
-names and the tables (``segmamba.reporting``) are derived from :data:`DATASETS`.
+names and the tables (``segmamba.report``) are derived from :data:`DATASETS`.
 
 Any nnU-Net v2 raw dataset is a dataset too: the ``nnunet`` definition has no fixed channels or labels;
-:func:`read_nnunet_dataset_json` reads them from the dataset's ``dataset.json`` and :func:`resolve_dataset`
-turns a config entry (``datasets.<name>: {format: nnunet, root: ..., regions: ...}``) into a complete
-definition under the dataset's own name.
+:mod:`segmamba.data.dataset_config` reads them from the dataset's ``dataset.json`` and turns a config entry
+(``datasets.<name>: {format: nnunet, root: ..., regions: ...}``) into a complete definition under the
+dataset's own name.
 
 This module uses the standard library only (no numpy, no torch), so that the workflow can import it while
 it parses the Snakefile.
@@ -18,13 +18,10 @@ it parses the Snakefile.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
-from segmamba.errors import ConfigError, InputError
+from segmamba.errors import InputError
 
 #: What a dataset name in the config (and so the ``{dataset}`` wildcard) looks like.
 NAME_PATTERN = r"[a-z][a-z0-9_]*"
@@ -371,137 +368,3 @@ def paper_datasets(table: str) -> list[str]:
 def dataset_label(name: str) -> str:
     """The name a dataset is shown under: a registered dataset's display label, any other dataset its own name."""
     return DATASETS[name].display_label if name in DATASETS else name
-
-
-# ------------------------------------------------------------------------------------- nnU-Net datasets
-
-
-def read_nnunet_dataset_json(
-    root: str | Path, regions: dict | None = None, name: str = NNUNET
-) -> tuple[str, DatasetInfo]:
-    """Read an nnU-Net v2 raw dataset's ``dataset.json``: (file ending, info).
-
-    Args:
-        root: the dataset folder.
-        regions: evaluation regions {name: [labels]}; None scores every foreground label on its own.
-        name: the info's name.
-
-    Raises:
-        InputError: the file is missing or invalid, or a region names an unknown label; the message names
-            the dataset folder and the file.
-    """
-    path = Path(root) / "dataset.json"
-    where = f"dataset {root}: file {path}"
-    if not path.is_file():
-        raise InputError(f"{where}: missing (nnU-Net v2 raw datasets need dataset.json)")
-    try:
-        meta = json.loads(path.read_text())
-        channels = meta["channel_names"]
-        labels = meta["labels"]
-        channel_names = tuple(channels[k] for k in sorted(channels, key=int))
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InputError(f"{where}: not a valid nnU-Net v2 dataset.json ({exc})") from exc
-    ending = meta.get("file_ending", ".nii.gz")
-    if ending not in NIFTI_ENDINGS:
-        raise InputError(f"{where}: file_ending {ending!r} is not supported (only NIfTI: {', '.join(NIFTI_ENDINGS)})")
-    if any(not isinstance(v, int) for v in labels.values()):
-        raise InputError(f"{where}: region-based labels are not supported (give regions in the config instead)")
-    label_names = {int(v): k for k, v in labels.items()}
-    if sorted(label_names) != list(range(len(label_names))) or len(label_names) < 2:
-        raise InputError(
-            f"{where}: labels must be consecutive integers 0..K-1 with a background 0, got {sorted(label_names)}"
-        )
-    modality = "CT" if all(c.upper() == "CT" for c in channel_names) else "MRI"
-    regions = label_regions(label_names) if not regions else _checked_regions(regions, label_names, where)
-    _check_column_keys(regions, where)
-    return ending, DatasetInfo(name, modality, channel_names, label_names, regions)
-
-
-def _checked_regions(regions: dict, label_names: dict[int, str], where: str) -> dict[str, list[int]]:
-    """Regions as {name: sorted labels}; a label that dataset.json does not define is an InputError."""
-    checked = {}
-    for region, labels in regions.items():
-        if not isinstance(labels, list | tuple) or not labels or not all(isinstance(v, int) for v in labels):
-            raise InputError(f"{where}: region {region!r} must be a non-empty list of label values, got {labels!r}")
-        unknown = sorted(set(labels) - (set(label_names) - {0}))
-        if unknown:
-            foreground = {v: n for v, n in sorted(label_names.items()) if v > 0}
-            raise InputError(
-                f"{where}: region {region!r} names label(s) {unknown}, which are not foreground labels "
-                f"of this dataset ({foreground})"
-            )
-        checked[str(region)] = sorted(set(labels))
-    return checked
-
-
-def _check_column_keys(regions: dict[str, list[int]], where: str) -> None:
-    """Every region must give a distinct, non-empty metric-column suffix other than ``mean``."""
-    seen: dict[str, str] = {}
-    for region in regions:
-        key = column_key(region)
-        if not key or key == MEAN_SUFFIX or key in seen:
-            clash = f"clashes with {seen[key]!r}" if key in seen else f"gives the column suffix {key!r}"
-            raise InputError(
-                f"{where}: label or region name {region!r} {clash}; metric columns are "
-                f"dice_<name> and hd95_<name> in lower case (rename it, or give regions)"
-            )
-        seen[key] = region
-
-
-def resolve_dataset(name: str, entry: dict) -> DatasetDefinition:
-    """The definition of one configured dataset (``datasets.<name>`` of the workflow config).
-
-    The paper's datasets keep their layout. Any other name needs ``format`` and ``root``; an nnU-Net
-    dataset's channels and labels come from ``<root>/dataset.json`` and its regions from ``regions``.
-
-    Raises:
-        ConfigError: an invalid name, format or regions, a missing root folder or dataset.json; the message
-            names the config key and the paths.
-    """
-    key = f"config datasets.{name}"
-    if not re.fullmatch(NAME_PATTERN, name):
-        raise ConfigError(f"{key}: dataset names must match {NAME_PATTERN}")
-    if name in RESERVED_NAMES:
-        raise ConfigError(f"{key}: {name} names a results folder or a paper table; give the dataset another name")
-    layout = entry.get("format") or (name if name in DATASETS else None)
-    root = entry.get("root")
-    if name in DATASETS and layout != name:
-        raise ConfigError(
-            f"{key}: format {layout!r}: the paper's datasets keep their layout ({name}); "
-            "give your data a name of its own"
-        )
-    if layout not in DATASETS:
-        raise ConfigError(f"{key}: needs a format (one of {', '.join(DATASETS)}), got {layout!r}")
-    if name not in DATASETS and not root:
-        raise ConfigError(f"{key}: needs a root (the folder holding the dataset)")
-    if entry.get("regions") and layout != NNUNET:
-        raise ConfigError(f"{key}: regions apply to nnunet datasets only ({layout} has fixed regions)")
-    if root and not Path(root).is_dir():
-        raise ConfigError(f"{key}: root {root} does not exist or is not a folder")
-    base = DATASETS[layout]
-    changes = {"name": name, "display_label": base.display_label if name == layout else name}
-    if layout == NNUNET:
-        try:
-            _, info = read_nnunet_dataset_json(root, entry.get("regions"), name)
-        except InputError as exc:
-            raise ConfigError(f"{key}: {exc}") from None
-        changes["info"] = info
-    if entry.get("target_spacing"):
-        changes["target_spacing"] = tuple(float(s) for s in entry["target_spacing"])
-    if name != layout:
-        changes.update(synthetic_kind=None, paper_table=None, paper_values=None, paper_note=None)
-        changes.update(ablation_paper_values=None)
-    return dataclasses.replace(base, **changes)
-
-
-def parse_regions(text: str | None) -> dict[str, list[int]] | None:
-    """The ``--regions`` option: a JSON object {name: [labels]} (None or empty: no regions)."""
-    if not text:
-        return None
-    try:
-        regions = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"--regions: not valid JSON ({exc}); expected e.g. '{{\"core\": [2, 3]}}'") from exc
-    if not isinstance(regions, dict):
-        raise InputError(f"--regions: expected a JSON object {{name: [labels]}}, got {text!r}")
-    return regions or None

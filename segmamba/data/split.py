@@ -59,8 +59,10 @@ def load_split(path: str | Path) -> dict:
     if len(set(ids)) != len(ids):
         raise InputError(f"split file {path}: a case appears in more than one subset")
     if case_list_hash(ids) != split["case_list_hash"]:
-        raise InputError(f"split file {path}: case_list_hash does not match its own train/val/test lists "
-                         "(the file was edited by hand?)")
+        raise InputError(
+            f"split file {path}: case_list_hash does not match its own train/val/test lists "
+            "(the file was edited by hand?)"
+        )
     return split
 
 
@@ -74,7 +76,8 @@ def verify_split(split: dict, case_ids: list[str], source: str = "split") -> Non
     raise InputError(
         f"{source}: made for a different case list (now {len(current)} cases, split has {len(in_split)}; "
         f"new: {_preview(added)}; gone: {_preview(removed)}). Delete the split file and rerun "
-        "`segmamba split` to re-split on purpose")
+        "`segmamba split` to re-split on purpose"
+    )
 
 
 def _preview(ids: list[str], limit: int = 5) -> str:
@@ -94,7 +97,9 @@ def write_split(path: str | Path, case_ids: list[str], seed: int = 42) -> dict:
         existing = load_split(path)
         verify_split(existing, case_ids, source=f"existing split file {path}")
         if existing["seed"] != seed:
-            raise InputError(f"existing split file {path}: made with seed {existing['seed']}, not {seed}; "
-                             "delete it to re-split on purpose")
+            raise InputError(
+                f"existing split file {path}: made with seed {existing['seed']}, not {seed}; "
+                "delete it to re-split on purpose"
+            )
     write_json_atomic(path, split)
     return split

@@ -106,8 +106,16 @@ def airway_segments(rng: np.random.Generator, size: int) -> list[tuple[np.ndarra
     """Branching tree as (start, end, radius) segments in voxel coordinates, trachea entering from the top."""
     segments = []
     trachea_start = np.array([size / 2, size * rng.uniform(0.45, 0.52), size + 2.0])
-    stack = [(trachea_start, np.array([0.0, 0.0, -1.0]), size * rng.uniform(0.33, 0.40),
-              size * rng.uniform(0.08, 0.095), np.array([1.0, 0.0, 0.0]), 0)]
+    stack = [
+        (
+            trachea_start,
+            np.array([0.0, 0.0, -1.0]),
+            size * rng.uniform(0.33, 0.40),
+            size * rng.uniform(0.08, 0.095),
+            np.array([1.0, 0.0, 0.0]),
+            0,
+        )
+    ]
     while stack:
         start, direction, length, radius, side, generation = stack.pop()
         end = start + direction * length
@@ -153,7 +161,8 @@ def crc_case(rng: np.random.Generator, size: int) -> tuple[list[np.ndarray], np.
     """One abdominal-CT-like case (int16 HU) with a colon tumour label (uint8, 1 = tumour)."""
     shape = (size,) * 3
     body = np.broadcast_to(
-        ellipsoid_distance(shape[:2], np.array(shape[:2]) / 2, size * np.array([0.49, 0.42]))[..., None] < 1, shape)
+        ellipsoid_distance(shape[:2], np.array(shape[:2]) / 2, size * np.array([0.49, 0.42]))[..., None] < 1, shape
+    )
     hu = np.full(shape, -1000.0, np.float32)
     hu[body] = -100 + 10 * smooth_field(rng, shape)[body]
     organs = np.zeros(shape, bool)
@@ -178,8 +187,11 @@ def crc_case(rng: np.random.Generator, size: int) -> tuple[list[np.ndarray], np.
     angle = rng.uniform(0, 2 * np.pi)
     tumour_center = [center_x[k0] + (radius + 1) * np.cos(angle), center_y[k0] + (radius + 1) * np.sin(angle), k0]
     tumour_radii = size * np.array([*rng.uniform(0.10, 0.14, 2), rng.uniform(0.07, 0.10)])
-    tumour = ((ellipsoid_distance(shape, tumour_center, np.maximum(tumour_radii, 3))
-               + 0.1 * smooth_field(rng, shape) < 1) & ~(tube_distance < radius * 0.5) & body)
+    tumour = (
+        (ellipsoid_distance(shape, tumour_center, np.maximum(tumour_radii, 3)) + 0.1 * smooth_field(rng, shape) < 1)
+        & ~(tube_distance < radius * 0.5)
+        & body
+    )
     hu[tumour] = 110 + 10 * smooth_field(rng, shape)[tumour]
     hu = ndimage.gaussian_filter(hu, 0.3) + rng.normal(0, 15, shape)
     return [np.round(np.clip(hu, -1024, 3071)).astype(np.int16)], tumour.astype(np.uint8)
@@ -229,7 +241,12 @@ def write_synthetic_dataset(kind: str, out: str | Path, cases: int = 20, size: i
             write_volume(out / "labelsTr" / f"{case_id}.nii.gz", label, affine)
         case_ids.append(case_id)
     if kind == "crc":
-        meta = {"channel_names": {"0": "CT"}, "labels": {"background": 0, "tumour": 1},
-                "numTraining": cases, "file_ending": ".nii.gz", "name": "CRC500_synthetic"}
+        meta = {
+            "channel_names": {"0": "CT"},
+            "labels": {"background": 0, "tumour": 1},
+            "numTraining": cases,
+            "file_ending": ".nii.gz",
+            "name": "CRC500_synthetic",
+        }
         write_text_atomic(out / "dataset.json", json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return case_ids

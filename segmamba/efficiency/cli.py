@@ -22,7 +22,10 @@ for a model without a Mamba layer), the stage-1 sequence length ceil(S/2)^3 and 
 
 
 def register(subparsers) -> None:
-    """Register ``segmamba efficiency`` on the top-level parser's subparsers."""
+    """Register ``segmamba efficiency`` on the top-level parser's subparsers (settings from EfficiencySettings)."""
+    from segmamba.efficiency.settings import EfficiencySettings
+    from segmamba.settings import add_settings_arguments
+
     parser = subparsers.add_parser(
         "efficiency",
         help="measure training/inference memory and inference throughput of a model",
@@ -35,18 +38,17 @@ def register(subparsers) -> None:
     parser.add_argument("--in-channels", type=int, default=4, help="input channels (default 4, BraTS)")
     parser.add_argument("--out-channels", type=int, default=4, help="output classes incl. background (default 4)")
     parser.add_argument("--model-overrides", default="{}", help="JSON object of model constructor keywords")
-    parser.add_argument("--repeats", type=int, default=3, help="measurements per quantity; the median is reported")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
     parser.add_argument(
         "--volume-size", type=int, nargs="+", metavar="V", help="throughput volume: V or X Y Z (default: S S S)"
     )
-    parser.add_argument("--sw-batch-size", type=int, default=1, help="sliding-window batch size (default 1)")
     parser.add_argument(
         "--memory-limit-mb", type=float, help="CPU only: cap each measuring process at its set-up size plus this"
     )
     parser.add_argument(
         "--variant", help='label of a measured variant of the model, e.g. "fused attention" (recorded as is)'
     )
+    add_settings_arguments(parser, EfficiencySettings)
     parser.set_defaults(func=handle_efficiency)
 
 
@@ -54,8 +56,11 @@ def parse_arguments(args) -> dict:
     """Validate the command-line values; returns keyword arguments of ``measure_efficiency``."""
     import json
 
+    from segmamba.efficiency.settings import EfficiencySettings
     from segmamba.errors import ConfigError
+    from segmamba.settings import settings_values
 
+    settings = EfficiencySettings(**settings_values(args, EfficiencySettings))
     try:
         overrides = json.loads(args.model_overrides)
     except json.JSONDecodeError as exc:
@@ -65,17 +70,17 @@ def parse_arguments(args) -> dict:
     volume = args.volume_size or [args.size]
     if len(volume) not in (1, 3) or min(volume) < 1:
         raise ConfigError(f"--volume-size needs one or three positive sizes, got {volume}")
-    if args.size < 1 or args.repeats < 1 or args.sw_batch_size < 1:
-        raise ConfigError("--size, --repeats and --sw-batch-size must be positive")
+    if args.size < 1:
+        raise ConfigError("--size must be positive")
     return {
         "model": args.model,
         "size": args.size,
         "in_channels": args.in_channels,
         "out_channels": args.out_channels,
         "overrides": overrides,
-        "repeats": args.repeats,
+        "repeats": settings.repeats,
         "volume_size": tuple(volume * 3 if len(volume) == 1 else volume),
-        "sw_batch_size": args.sw_batch_size,
+        "sw_batch_size": settings.sw_batch_size,
         "memory_limit_mb": args.memory_limit_mb,
         "variant": args.variant or None,
     }

@@ -21,7 +21,6 @@ import time
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from monai.inferers import sliding_window_inference
 
 MB = 2**20
@@ -105,27 +104,31 @@ def peak_memory(device: torch.device) -> dict:
 
 
 class TrainingStep:
-    """One training step of the recipe on a fixed random batch: SGD with Nesterov momentum, cross-entropy, AMP
-    float16 with a gradient scaler and clipping at 12 on CUDA (``amp``)."""
+    """One training step exactly as ``segmamba train`` takes it (:func:`segmamba.train.step.train_step` with the
+    recipe's optimiser from :func:`segmamba.train.step.make_optimizer`: SGD, Nesterov momentum, weight decay,
+    cross-entropy, gradient clipping, fp16 AMP with a gradient scaler on CUDA when ``amp``) on a fixed random
+    batch."""
 
     def __init__(self, model: torch.nn.Module, in_channels: int, out_channels: int, size: int, device, amp: bool):
-        self.model, self.amp, self.device_type = model.train(), amp, torch.device(device).type
-        self.optimizer = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.99, nesterov=True, weight_decay=3e-5)
-        self.scaler = torch.amp.GradScaler(self.device_type, enabled=amp)
-        self.image = torch.randn((TRAINING_BATCH_SIZE, in_channels, *(size,) * 3), device=device)
-        self.target = torch.randint(0, out_channels, (TRAINING_BATCH_SIZE, *(size,) * 3), device=device)
+        from segmamba.train.settings import TrainSettings
+        from segmamba.train.step import make_optimizer
 
-    def __call__(self) -> torch.Tensor:
-        """Run the step; returns the (detached) loss."""
-        self.optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(self.device_type, dtype=torch.float16, enabled=self.amp):
-            loss = F.cross_entropy(self.model(self.image), self.target)
-        self.scaler.scale(loss).backward()
-        self.scaler.unscale_(self.optimizer)
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 12.0)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        return loss.detach()
+        self.recipe = TrainSettings(preprocessed="", split="", model="", out="")
+        self.model, self.amp = model.train(), amp
+        self.optimizer = make_optimizer(model, self.recipe)
+        self.scaler = torch.amp.GradScaler(torch.device(device).type, enabled=amp)
+        self.batch = {
+            "image": torch.randn((TRAINING_BATCH_SIZE, in_channels, *(size,) * 3), device=device),
+            "label": torch.randint(0, out_channels, (TRAINING_BATCH_SIZE, 1, *(size,) * 3), device=device),
+        }
+
+    def __call__(self) -> float:
+        """Run the step; returns the loss."""
+        from segmamba.train.step import train_step
+
+        return train_step(
+            self.model, self.optimizer, self.scaler, self.batch, self.recipe.lr, self.recipe.grad_clip, self.amp
+        )
 
 
 def training_memory(model: torch.nn.Module, request: MeasurementRequest, device: torch.device) -> dict:

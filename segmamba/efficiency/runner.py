@@ -28,6 +28,7 @@ from segmamba.efficiency.measure import (
     load_factory,
     run_measurement,
 )
+from segmamba.efficiency.settings import EfficiencySettings
 from segmamba.ops import scan_backend_label, scan_backends_run
 
 OOM = "OOM"
@@ -117,9 +118,9 @@ def measure_efficiency(
     in_channels: int = 4,
     out_channels: int = 4,
     overrides: dict | None = None,
-    repeats: int = 3,
+    repeats: int = EfficiencySettings.repeats,
     volume_size: tuple[int, int, int] | None = None,
-    sw_batch_size: int = 1,
+    sw_batch_size: int = EfficiencySettings.sw_batch_size,
     factory: str = DEFAULT_FACTORY,
     memory_limit_mb: float | None = None,
     variant: str | None = None,

@@ -3,11 +3,12 @@
 Backends of ``selective_scan``:
 
 - ``cuda``: mamba-ssm's fused ``selective_scan_fn`` (CUDA tensors, mamba-ssm importable);
-- ``triton``: Triton kernels (``selective_scan_triton``), no compilation step: CUDA tensors, or CPU tensors
-  under Triton's interpreter (``TRITON_INTERPRET=1``, slow, for tests);
-- ``torch``: chunked, memory-lean scan in plain torch (``selective_scan_torch``), any device;
-- ``cpu``: fused numba kernels with a hand-written backward (``selective_scan_cpu``), CPU tensors;
-- ``reference``: the sequential definition (``selective_scan_ref``), for tests.
+- ``triton``: Triton kernels (``scan_triton``, kernels in ``scan_triton_kernels``), no compilation step: CUDA
+  tensors, or CPU tensors under Triton's interpreter (``TRITON_INTERPRET=1``, slow, for tests);
+- ``torch``: chunked, memory-lean scan in plain torch (``scan_torch_chunked``), any device;
+- ``cpu``: fused numba kernels with a hand-written backward (``scan_numba``, kernels in ``scan_numba_kernels``),
+  CPU tensors;
+- ``reference``: the sequential definition (``scan_reference``), for tests.
 
 Automatic choice: CUDA tensors -> ``cuda`` if mamba-ssm imports, else ``triton`` if Triton runs, else
 ``torch`` (each fallback with one warning); CPU tensors -> ``cpu`` (``torch`` if numba is missing); other
@@ -34,9 +35,9 @@ import warnings
 import torch
 
 from segmamba.ops.causal_conv1d import causal_conv1d_ref, causal_conv1d_torch
-from segmamba.ops.selective_scan_ref import selective_scan_ref
-from segmamba.ops.selective_scan_torch import selective_scan_torch
-from segmamba.ops.selective_scan_triton import selective_scan_triton, triton_problem
+from segmamba.ops.scan_reference import selective_scan_ref
+from segmamba.ops.scan_torch_chunked import selective_scan_torch
+from segmamba.ops.scan_triton import selective_scan_triton, triton_problem
 
 BACKENDS = ("reference", "cpu", "torch", "triton", "cuda")
 BACKEND_ENV_VAR = "SEGMAMBA_SCAN_BACKEND"
@@ -155,7 +156,7 @@ def _scan_function(backend: str):
     if backend == "cuda":
         return cuda_selective_scan_fn()
     if backend == "cpu":
-        from segmamba.ops.selective_scan_cpu import selective_scan_cpu  # numba import deferred
+        from segmamba.ops.scan_numba import selective_scan_cpu  # numba import deferred
 
         return selective_scan_cpu
     return {"torch": selective_scan_torch, "triton": selective_scan_triton, "reference": selective_scan_ref}[backend]

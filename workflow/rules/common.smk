@@ -7,8 +7,8 @@ import sys
 
 from snakemake.utils import validate
 
-from segmamba.data.registry import NNUNET, paper_datasets, resolve_dataset
-
+from segmamba.data.registry import NNUNET, paper_datasets
+from segmamba.data.dataset_config import resolve_dataset
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -335,14 +335,70 @@ def figure4_inputs(wildcards):
     }
 
 
+def report_inputs(**inputs):
+    """`segmamba report --inputs`: an artefact's inputs as compact JSON (a param, so a change reruns the report).
+
+    Keys keep their order: the order of the models in a layout is the order of the table's rows.
+    """
+    return json.dumps(inputs, separators=(",", ":"))
+
+
+def paper_table_inputs(table):
+    """`--inputs` of Table 2 or 3: metrics layout, training outcomes and which datasets are synthetic."""
+    return report_inputs(
+        layout=paper_table_layout(table),
+        outcome_files=paper_table_outcome_files(table),
+        synthetic=synthetic_flags(),
+    )
+
+
+def dataset_table_inputs(wildcards):
+    """`--inputs` of a dataset of your own's table."""
+    return report_inputs(
+        dataset=wildcards.dataset,
+        entry=dataset_entry(wildcards),
+        layout=dataset_table_layout(wildcards),
+        outcome_files=dataset_table_outcome_files(wildcards),
+        synthetic=synthetic_flag(wildcards),
+    )
+
+
+def table4_inputs():
+    """`--inputs` of Table 4: the ablation's metrics, outcomes and dataset (with its config entry)."""
+    dataset = config["ablation"]["dataset"]
+    return report_inputs(
+        layout=table4_layout(),
+        outcome_files=table4_outcome_files(),
+        dataset=dataset,
+        entry=config["datasets"].get(dataset, {}),
+        synthetic=is_synthetic(dataset),
+    )
+
+
+def figure4_report_inputs(wildcards):
+    """`--inputs` of one dataset's Fig. 4 panel: layout, raw root, split, ground truth, {model: predictions}."""
+    dataset = wildcards.dataset
+    root = f"results/data/{dataset}" if is_synthetic(dataset) else config["datasets"][dataset]["root"]
+    return report_inputs(
+        dataset=dataset,
+        layout=dataset_layout(wildcards),
+        root=root,
+        split_path=f"results/{dataset}/split.json",
+        gt_dir=f"results/{dataset}/gt",
+        prediction_dirs={m: f"results/{dataset}/predictions/{m}" for m in figure_models(dataset)},
+    )
+
+
+def training_curves_inputs(wildcards):
+    """`--inputs` of one dataset's training curves: {model: train_log.csv}."""
+    dataset = wildcards.dataset
+    logs = {m: f"results/{dataset}/models/{m}/train_log.csv" for m in figure_models(dataset)}
+    return report_inputs(dataset=dataset, logs=logs)
+
+
 def figure_models(dataset):
     """Models shown in a dataset's Fig. 4 panel and training curves (the compared methods, else the variants)."""
     return list(config["models"]) if dataset in active_datasets() else models_for(dataset)
-
-
-def figure_models_of(wildcards):
-    """Input-function form of `figure_models` for the job's {dataset} wildcard."""
-    return figure_models(wildcards.dataset)
 
 
 def training_logs(wildcards):
@@ -364,29 +420,17 @@ def model_overrides_of(wildcards):
     return model_overrides(wildcards.model)
 
 
-def train_arguments(wildcards):
-    """`segmamba train` options from the selected scale (everything except the paths)."""
-    train = SCALE["train"]
-    gpus = SCALE["resources"]["train"]["gpus"]
-    args = [
-        f"--epochs {train['epochs']}",
-        f"--iters-per-epoch {train['iters_per_epoch']}",
-        "--patch-size " + " ".join(str(edge) for edge in train["patch_size"]),
-        f"--batch-size {train['batch_size']}",
-        f"--lr {train['lr']}",
-        f"--momentum {train['momentum']}",
-        f"--loss {train['loss']}",
-        f"--val-every {train['val_every']}",
-        f"--num-workers {train['num_workers']}",
-        f"--seed {train['seed']}",
-    ]
-    if train["max_val_cases"] is not None:
-        args.append(f"--max-val-cases {train['max_val_cases']}")
-    if not train["amp"]:
-        args.append("--no-amp")
-    if gpus > 1:
-        args.append(f"--nproc {gpus}")
-    return " ".join(args)
+def stage_settings(block, exclude=()):
+    """`--settings` of a step: the selected scale's settings block as compact JSON (a param, so a changed setting
+    reruns the step's jobs). The block's keys are the fields of the step's settings dataclass; the schema's
+    defaults are the dataclass defaults."""
+    settings = {key: value for key, value in SCALE[block].items() if key not in exclude}
+    return json.dumps(settings, sort_keys=True, separators=(",", ":"))
+
+
+def train_processes():
+    """`segmamba train --nproc`: one DDP process per requested GPU (1 without GPUs)."""
+    return max(SCALE["resources"]["train"]["gpus"], 1)
 
 
 def preprocess_arguments(wildcards):
@@ -415,15 +459,6 @@ def regions_argument(dataset):
     """A dataset's checked regions as a shell-quoted JSON object."""
     regions = dataset_definition(dataset).info.regions
     return shlex.quote(json.dumps(regions, separators=(",", ":")))
-
-
-def predict_arguments(wildcards):
-    """`segmamba predict` options from the selected scale."""
-    predict = SCALE["predict"]
-    args = [f"--overlap {predict['overlap']}", f"--sw-batch-size {predict['sw_batch_size']}"]
-    if not predict["tta"]:
-        args.append("--no-tta")
-    return " ".join(args)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,53 +1,108 @@
-# Raw data: synthetic stand-ins (datasets without a configured root) and the dataset check.
+# The data stage: synthetic stand-ins (datasets without a configured root), the dataset check, the 70/10/20
+# split (written once and read by every later step) and nnU-Net-style preprocessing (crop, resample, normalise).
 
 
 # ---------------------------------------------------------------------------------------------------------
-# synthesize_dataset: write a learnable synthetic stand-in in the dataset's native layout.
+# synth: write a learnable synthetic stand-in in the dataset's native layout.
 # Output: results/data/{dataset}/ (only for datasets whose `root` is null).
-rule synthesize_dataset:
+rule synth:
     output:
         root=directory("results/data/{dataset}"),
-    params:
-        kind=synth_kind,
-        cases=SCALE["synthetic"]["cases"],
-        size=SCALE["synthetic"]["size"],
-        seed=SCALE["synthetic"]["seed"],
     log:
-        "results/logs/synthesize_dataset/{dataset}.log",
+        "results/logs/synth/{dataset}.log",
     benchmark:
-        "results/benchmarks/synthesize_dataset/{dataset}.tsv"
+        "results/benchmarks/synth/{dataset}.tsv"
+    conda:
+        "../../envs/segmamba-gpu.yaml"
     threads: job_threads("cpu")
     resources:
         mem_mb=memory_mb("cpu"),
         runtime=runtime_minutes("cpu"),
-    conda:
-        "../../envs/segmamba-gpu.yaml"
+    params:
+        kind=synth_kind,
+        settings=stage_settings("synthetic"),
     shell:
-        "segmamba synth --kind {params.kind} --out {output.root} --cases {params.cases} --size {params.size}"
-        " --seed {params.seed} > {log} 2>&1"
+        "segmamba synth --kind {params.kind} --out {output.root} --settings {params.settings:q} > {log} 2>&1"
 
 
 # ---------------------------------------------------------------------------------------------------------
-# check_dataset: report every problem of a dataset at once (missing/corrupt files, shape or affine
+# check: report every problem of a dataset at once (missing/corrupt files, shape or affine
 # mismatches, NaN/Inf, unexpected labels, empty cases) and fail before any work is done.
 # Output: results/{dataset}/check.txt (the check's report).
-rule check_dataset:
+rule check:
     input:
         root=raw_root,
     output:
         report="results/{dataset}/check.txt",
-    params:
-        layout=dataset_layout,
     log:
-        "results/logs/check_dataset/{dataset}.log",
+        "results/logs/check/{dataset}.log",
     benchmark:
-        "results/benchmarks/check_dataset/{dataset}.tsv"
+        "results/benchmarks/check/{dataset}.tsv"
+    conda:
+        "../../envs/segmamba-gpu.yaml"
     threads: job_threads("cpu")
     resources:
         mem_mb=memory_mb("cpu"),
         runtime=runtime_minutes("cpu"),
-    conda:
-        "../../envs/segmamba-gpu.yaml"
+    params:
+        layout=dataset_layout,
     shell:
         "segmamba check --dataset {params.layout} --name {wildcards.dataset} --root {input.root}"
         " --out {output.report} > {log} 2>&1"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# split: shuffle the sorted case ids with the configured seed; train = floor(0.7 N),
+# val = floor(0.1 N), test = the rest. A changed case list is reported, never silently re-split.
+# Output: results/{dataset}/split.json (train/val/test lists, seed, case-list hash).
+rule split:
+    input:
+        root=raw_root,
+        check="results/{dataset}/check.txt",
+    output:
+        split="results/{dataset}/split.json",
+    log:
+        "results/logs/split/{dataset}.log",
+    benchmark:
+        "results/benchmarks/split/{dataset}.tsv"
+    conda:
+        "../../envs/segmamba-gpu.yaml"
+    threads: job_threads("cpu")
+    resources:
+        mem_mb=memory_mb("cpu"),
+        runtime=runtime_minutes("cpu"),
+    params:
+        layout=dataset_layout,
+        seed=config["split"]["seed"],
+    shell:
+        "segmamba split --dataset {params.layout} --root {input.root} --out {output.split}"
+        " --seed {params.seed} > {log} 2>&1"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# preprocess: one float32 image and int8 label array per case plus its properties, the
+# dataset fingerprint and the normalisation parameters (configured target spacing and nnU-Net regions).
+# Output: results/{dataset}/preprocessed/ (dataset.json, fingerprint.json, <case>/...).
+rule preprocess:
+    input:
+        root=raw_root,
+        split="results/{dataset}/split.json",
+    output:
+        preprocessed=directory("results/{dataset}/preprocessed"),
+    log:
+        "results/logs/preprocess/{dataset}.log",
+    benchmark:
+        "results/benchmarks/preprocess/{dataset}.tsv"
+    conda:
+        "../../envs/segmamba-gpu.yaml"
+    threads: SCALE["preprocess"]["workers"]
+    resources:
+        mem_mb=memory_mb("cpu"),
+        runtime=runtime_minutes("cpu"),
+    params:
+        layout=dataset_layout,
+        settings=stage_settings("preprocess"),
+        options=preprocess_arguments,
+    shell:
+        "segmamba preprocess --dataset {params.layout} --root {input.root} --split {input.split}"
+        " --out {output.preprocessed} --settings {params.settings:q} {params.options} > {log} 2>&1"

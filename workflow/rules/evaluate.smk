@@ -2,36 +2,36 @@
 
 
 # ---------------------------------------------------------------------------------------------------------
-# extract_ground_truth: the test cases' label maps in their original geometry.
+# ground_truth: the test cases' label maps in their original geometry.
 # Output: results/{dataset}/gt/<case>.nii.gz.
-rule extract_ground_truth:
+rule ground_truth:
     input:
         root=raw_root,
         split="results/{dataset}/split.json",
     output:
         gt=directory("results/{dataset}/gt"),
-    params:
-        layout=dataset_layout,
     log:
-        "results/logs/extract_ground_truth/{dataset}.log",
+        "results/logs/ground_truth/{dataset}.log",
     benchmark:
-        "results/benchmarks/extract_ground_truth/{dataset}.tsv"
+        "results/benchmarks/ground_truth/{dataset}.tsv"
+    conda:
+        "../../envs/segmamba-gpu.yaml"
     threads: job_threads("cpu")
     resources:
         mem_mb=memory_mb("cpu"),
         runtime=runtime_minutes("cpu"),
-    conda:
-        "../../envs/segmamba-gpu.yaml"
+    params:
+        layout=dataset_layout,
     shell:
-        "segmamba labels --dataset {params.layout} --root {input.root} --split {input.split}"
+        "segmamba ground-truth --dataset {params.layout} --root {input.root} --split {input.split}"
         " --subset test --out {output.gt} > {log} 2>&1"
 
 
 # ---------------------------------------------------------------------------------------------------------
-# evaluate_predictions: Dice/HD95 (BraTS regions, CRC tumour, an nnU-Net dataset's labels or regions) or
+# evaluate: Dice/HD95 (BraTS regions, CRC tumour, an nnU-Net dataset's labels or regions) or
 # IoU/DLR/DBR (AIIB airway) per case. An nnU-Net dataset's root is an input: its dataset.json names the labels.
 # Outputs: results/{dataset}/metrics/{model}.csv and its .summary.json (nnU-Net v2 summary.json shape).
-rule evaluate_predictions:
+rule evaluate:
     input:
         predictions="results/{dataset}/predictions/{model}",
         gt="results/{dataset}/gt",
@@ -39,20 +39,20 @@ rule evaluate_predictions:
     output:
         metrics="results/{dataset}/metrics/{model}.csv",
         summary="results/{dataset}/metrics/{model}.summary.json",
-    params:
-        layout=dataset_layout,
-        options=evaluation_arguments,
-        convention=config["evaluation"]["convention"],
     log:
-        "results/logs/evaluate_predictions/{dataset}/{model}.log",
+        "results/logs/evaluate/{dataset}/{model}.log",
     benchmark:
-        "results/benchmarks/evaluate_predictions/{dataset}/{model}.tsv"
+        "results/benchmarks/evaluate/{dataset}/{model}.tsv"
+    conda:
+        "../../envs/segmamba-gpu.yaml"
     threads: job_threads("cpu")
     resources:
         mem_mb=memory_mb("cpu"),
         runtime=runtime_minutes("cpu"),
-    conda:
-        "../../envs/segmamba-gpu.yaml"
+    params:
+        layout=dataset_layout,
+        options=evaluation_arguments,
+        convention=config["evaluation"]["convention"],
     shell:
         "segmamba evaluate --dataset {params.layout} --name {wildcards.dataset} --pred-dir {input.predictions}"
         " --gt-dir {input.gt}"

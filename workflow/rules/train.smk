@@ -2,13 +2,13 @@
 
 
 # ---------------------------------------------------------------------------------------------------------
-# train_model: `segmamba train` into results/{dataset}/models/{model}/. The resumable
+# train: `segmamba train` into results/{dataset}/models/{model}/. The resumable
 # checkpoint_latest.pt (and checkpoint_best.pt) are written there but are NOT declared outputs, so
 # Snakemake never deletes them: a job killed by a time limit or preempted (exit code 75) continues
 # from its latest checkpoint when rerun (`--rerun-incomplete`, `--retries`, or SLURM requeue).
 # Outputs: checkpoint_final.pt, train_log.csv, training_curve.png, train_summary.json (which says whether
 # the training collapsed; the tables read it).
-rule train_model:
+rule train:
     input:
         preprocessed="results/{dataset}/preprocessed",
         split="results/{dataset}/split.json",
@@ -17,23 +17,24 @@ rule train_model:
         log_csv="results/{dataset}/models/{model}/train_log.csv",
         curve="results/{dataset}/models/{model}/training_curve.png",
         summary="results/{dataset}/models/{model}/train_summary.json",
-    params:
-        run_dir=subpath(output.checkpoint, parent=True),
-        options=train_arguments,
-        overrides=model_overrides_of,
     log:
-        "results/logs/train_model/{dataset}/{model}.log",
+        "results/logs/train/{dataset}/{model}.log",
     benchmark:
-        "results/benchmarks/train_model/{dataset}/{model}.tsv"
+        "results/benchmarks/train/{dataset}/{model}.tsv"
+    conda:
+        "../../envs/segmamba-gpu.yaml"
     threads: job_threads("train")
     resources:
         gpu=gpu_count("train"),
         cpus_per_gpu=cpus_per_gpu("train"),
         mem_mb=memory_mb("train"),
         runtime=runtime_minutes("train"),
-    conda:
-        "../../envs/segmamba-gpu.yaml"
+    params:
+        run_dir=subpath(output.checkpoint, parent=True),
+        settings=stage_settings("train"),
+        nproc=train_processes(),
+        overrides=model_overrides_of,
     shell:
         "PYTHONUNBUFFERED=1 segmamba train --preprocessed {input.preprocessed} --split {input.split}"
-        " --model {wildcards.model} --out {params.run_dir} {params.options}"
+        " --model {wildcards.model} --out {params.run_dir} --settings {params.settings:q} --nproc {params.nproc}"
         " --model-overrides {params.overrides:q} > {log} 2>&1"

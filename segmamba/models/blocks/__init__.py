@@ -2,10 +2,8 @@
 
 from segmamba.models.blocks.attention import GlobalSelfAttention
 from segmamba.models.blocks.gsc import GSC_GATES, GatedSpatialConv
-from segmamba.models.blocks.layernorm import ChannelsFirstLayerNorm
-from segmamba.models.blocks.mlp import MlpChannel
+from segmamba.models.blocks.layers import ChannelsFirstLayerNorm, MlpChannel, TokenMixerLayer
 from segmamba.models.blocks.scan_order import DIRECTIONS, from_sequence, sequence_order, to_sequence
-from segmamba.models.blocks.token_layer import TokenMixerLayer
 from segmamba.models.blocks.tom import TriOrientedMamba
 from segmamba.models.blocks.ux_block import UXBlock
 

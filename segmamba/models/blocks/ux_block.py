@@ -6,7 +6,7 @@ import torch
 from monai.networks.layers import DropPath
 from torch import nn
 
-from segmamba.models.blocks.layernorm import ChannelsFirstLayerNorm
+from segmamba.models.blocks.layers import ChannelsFirstLayerNorm
 
 
 class UXBlock(nn.Module):

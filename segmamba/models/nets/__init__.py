@@ -2,7 +2,7 @@
 
 from segmamba.models.nets.monai_baselines import build_mednext, build_segresnet, build_swinunetr, build_unetr
 from segmamba.models.nets.segmamba import MambaEncoder, SegMamba
-from segmamba.models.nets.unetr_style import UnetrStyleNet
+from segmamba.models.nets.shared_decoder import UnetrStyleNet
 from segmamba.models.nets.uxnet import UXNet, UXNetEncoder
 
 __all__ = [

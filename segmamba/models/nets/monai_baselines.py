@@ -20,9 +20,7 @@ def build_segresnet(in_channels: int, out_channels: int, patch_size: Sequence[in
 def build_mednext(in_channels: int, out_channels: int, patch_size: Sequence[int], **kwargs) -> nn.Module:
     """MONAI MedNeXt (Roy et al. 2023, https://arxiv.org/abs/2303.09975) with every argument explicit
     (the defaults reproduce the ``MedNeXtB`` factory); no deep supervision, patch_size is unused."""
-    return MedNeXt(
-        spatial_dims=3, in_channels=in_channels, out_channels=out_channels, deep_supervision=False, **kwargs
-    )
+    return MedNeXt(spatial_dims=3, in_channels=in_channels, out_channels=out_channels, deep_supervision=False, **kwargs)
 
 
 def build_unetr(in_channels: int, out_channels: int, patch_size: Sequence[int], **kwargs) -> nn.Module:

@@ -15,7 +15,7 @@ from segmamba.models.blocks import (
     TokenMixerLayer,
     TriOrientedMamba,
 )
-from segmamba.models.nets.unetr_style import UnetrStyleNet
+from segmamba.models.nets.shared_decoder import UnetrStyleNet
 
 MIXERS = ("tom", "mamba", "attention")
 
@@ -62,9 +62,7 @@ class MambaEncoder(nn.Module):
             for i in range(1, len(dims))
         ]
         self.downsample_layers = nn.ModuleList([stem, *downsamples])
-        self.gscs = nn.ModuleList(
-            nn.Identity() if gsc_gate is None else GatedSpatialConv(d, gsc_gate) for d in dims
-        )
+        self.gscs = nn.ModuleList(nn.Identity() if gsc_gate is None else GatedSpatialConv(d, gsc_gate) for d in dims)
         self.stages = nn.ModuleList(
             nn.Sequential(*[make_layer(d) for _ in range(n)]) for d, n in zip(dims, depths, strict=True)
         )

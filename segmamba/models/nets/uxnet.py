@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from segmamba.models.blocks import ChannelsFirstLayerNorm, UXBlock
-from segmamba.models.nets.unetr_style import UnetrStyleNet
+from segmamba.models.nets.shared_decoder import UnetrStyleNet
 
 
 class UXNetEncoder(nn.Module):

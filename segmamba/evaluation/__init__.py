@@ -1,1 +1,0 @@
-"""evaluation step."""

@@ -1,0 +1,225 @@
+"""Predict label maps for preprocessed cases of a split, or for raw scans of a dataset folder.
+
+For each case: sliding-window logits (with mirror TTA) on the preprocessed grid ->
+``segmamba.data.preprocess.restore_to_original`` (resample scores, argmax, un-crop) -> uint8 NIfTI with the
+original affine at ``OUT/<case>.nii.gz``. Cases whose output exists are skipped unless ``overwrite``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import torch
+
+from segmamba.errors import InputError
+from segmamba.io_utils import atomic_path
+from segmamba.predict.settings import PredictSettings
+from segmamba.predict.sliding_window import predict_logits
+
+logger = logging.getLogger("segmamba.predict")
+
+
+def write_label_map(path: str | os.PathLike, labels: np.ndarray, affine: np.ndarray) -> None:
+    """Save an integer label map (X, Y, Z) as uint8 NIfTI with ``affine`` (qform and sform), atomically."""
+    labels = np.asarray(labels)
+    if labels.ndim != 3:
+        raise ValueError(f"label map must be 3-D (X, Y, Z), got shape {labels.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() > 255):
+        raise ValueError(f"label values must lie in 0..255 for uint8, got {labels.min()}..{labels.max()}")
+    affine = np.asarray(affine, dtype=np.float64)
+    image = nib.Nifti1Image(labels.astype(np.uint8), affine)
+    image.set_qform(affine, code=1)
+    image.set_sform(affine, code=1)
+    image.header.set_xyzt_units("mm")
+    with atomic_path(path) as tmp:
+        nib.save(image, tmp)
+
+
+@dataclass
+class PreparedCase:
+    """A case on the preprocessed grid plus what is needed to map the prediction back."""
+
+    case_id: str
+    image: np.ndarray  # (C, x, y, z) float32, preprocessed
+    properties: dict
+    affine: np.ndarray  # original 4x4
+
+
+def subset_case_ids(split_path: str | Path, subset: str) -> list[str]:
+    """The case ids of one subset (e.g. ``test``) of a split.json."""
+    try:
+        split = json.loads(Path(split_path).read_text())
+        return list(split[subset])
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"split file {split_path}: cannot read it ({exc})") from exc
+    except KeyError as exc:
+        raise InputError(f"split file {split_path}: no subset {subset!r}") from exc
+
+
+def preprocessed_case_ids(preprocessed_dir: str | Path) -> list[str]:
+    """All case folders of a preprocessed dataset (those holding an image.npy)."""
+    return sorted(p.parent.name for p in Path(preprocessed_dir).glob("*/image.npy"))
+
+
+def iter_preprocessed_cases(preprocessed_dir: str | Path, case_ids: list[str]) -> Iterator[PreparedCase]:
+    """Yield preprocessed cases (labels are not used)."""
+    from segmamba.data.preprocessed_reader import load_case
+
+    for case_id in case_ids:
+        image, _, properties = load_case(preprocessed_dir, case_id)
+        if "affine" not in properties:
+            raise InputError(f"case {case_id}: {Path(preprocessed_dir) / case_id / 'properties.json'} has no affine")
+        yield PreparedCase(case_id, image, properties, np.asarray(properties["affine"], dtype=np.float64))
+
+
+def iter_raw_cases(reader, case_ids: list[str], dataset_json: dict) -> Iterator[PreparedCase]:
+    """Yield raw scans of an opened dataset folder, preprocessed like the training data (labels not needed)."""
+    from segmamba.data.preprocess import preprocess_image
+
+    available = set(reader.case_ids())
+    missing = sorted(set(case_ids) - available)
+    if missing:
+        raise InputError(f"{reader.root}: cases not found in the raw folder: {', '.join(missing[:5])}")
+    for case_id in case_ids:
+        case = reader.load_case(case_id)
+        image, properties = preprocess_image(case.image, case.affine, case.spacing, dataset_json)
+        yield PreparedCase(case_id, image, properties, np.asarray(case.affine, dtype=np.float64))
+
+
+def predict_case(model: torch.nn.Module, case: PreparedCase, roi_size, options: PredictSettings) -> np.ndarray:
+    """Label map of one case in its original geometry (X, Y, Z) uint8."""
+    from segmamba.data.preprocess import restore_to_original
+
+    logits = predict_logits(
+        model, case.image, roi_size, options.overlap, options.sw_batch_size, tta=options.tta, amp=options.amp
+    )
+    return np.asarray(restore_to_original(logits.numpy(), case.properties)).astype(np.uint8)
+
+
+def predict_cases(
+    model: torch.nn.Module,
+    cases: Iterator[PreparedCase] | list[PreparedCase],
+    out_dir: str | Path,
+    roi_size,
+    options: PredictSettings,
+) -> list[str]:
+    """Predict and write ``out_dir/<case>.nii.gz`` for each case; returns the ids written this time."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for case in cases:
+        target = out_dir / f"{case.case_id}.nii.gz"
+        start = time.monotonic()
+        labels = predict_case(model, case, roi_size, options)
+        write_label_map(target, labels, case.affine)
+        written.append(case.case_id)
+        logger.info("%s: %s %s in %.1fs", case.case_id, target, labels.shape, time.monotonic() - start)
+    return written
+
+
+def pending(case_ids: list[str], out_dir: str | Path, overwrite: bool) -> list[str]:
+    """Cases still to predict: those without an output file (all of them with ``overwrite``)."""
+    if overwrite:
+        return list(case_ids)
+    return [c for c in case_ids if not (Path(out_dir) / f"{c}.nii.gz").is_file()]
+
+
+TRAINING_DATASET_FIELDS = ("name", "channel_names", "label_names", "num_classes")
+"""What a checkpoint records of its training data (``dataset`` entry) and must share with the data it predicts."""
+
+
+def check_checkpoint_dataset(checkpoint, meta: dict, preprocessed_dir, dataset_json: dict) -> None:
+    """Refuse a checkpoint trained on another dataset than the preprocessed folder's (one line naming both).
+
+    Raises:
+        InputError: the checkpoint records no training dataset, or its dataset name, channels, labels or class
+            count differ from ``dataset.json``.
+    """
+    trained = meta.get("dataset") or {}
+    target = Path(preprocessed_dir) / "dataset.json"
+    if not all(field in trained for field in TRAINING_DATASET_FIELDS):
+        raise InputError(
+            f"checkpoint {checkpoint} does not record its training dataset; cannot check it against {target}"
+        )
+    differences = [
+        f"{field} {trained[field]!r} vs {dataset_json.get(field)!r}"
+        for field in TRAINING_DATASET_FIELDS
+        if trained[field] != dataset_json.get(field)
+    ]
+    if differences:
+        raise InputError(
+            f"checkpoint {checkpoint} was trained on dataset {trained['name']!r}, not on the data of {target} "
+            f"({'; '.join(differences)})"
+        )
+
+
+def run_prediction(
+    checkpoint: str | Path,
+    preprocessed_dir: str | Path,
+    out_dir: str | Path,
+    options: PredictSettings,
+    split: str | Path | None = None,
+    subset: str = "test",
+    dataset: str | None = None,
+    raw_root: str | Path | None = None,
+    device: str = "auto",
+) -> dict:
+    """Predict every selected case with the model of ``checkpoint``.
+
+    Args:
+        checkpoint: a training checkpoint (``checkpoint_final.pt`` / ``checkpoint_best.pt``).
+        preprocessed_dir: preprocessed training data; its dataset.json defines how raw scans are preprocessed.
+        out_dir: output folder for ``<case>.nii.gz``.
+        options: sliding-window / TTA settings.
+        split: optional split.json; with it only the cases of ``subset`` are predicted.
+        subset: split key to use (``test`` by default).
+        dataset, raw_root: read raw scans (labels not needed) from ``raw_root`` in the layout of ``dataset``
+            instead of the preprocessed cases.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+
+    Returns:
+        ``{"cases": n selected, "predicted": [...], "skipped": [...]}``.
+    """
+    from segmamba.data.preprocessed_reader import load_dataset_json
+    from segmamba.runtime import select_device
+    from segmamba.train.checkpoint import load_model
+
+    if (dataset is None) != (raw_root is None):
+        raise InputError("--dataset and --root must be given together")
+    dataset_json = load_dataset_json(preprocessed_dir)
+    model, meta = load_model(checkpoint, select_device(device))
+    check_checkpoint_dataset(checkpoint, meta, preprocessed_dir, dataset_json)
+    roi_size = tuple(options.roi_size or meta["model"]["patch_size"])
+    reader = None
+    if dataset is not None:
+        from segmamba.data.datasets import open_dataset
+
+        reader = open_dataset(dataset, raw_root, require_labels=False)
+    if split is not None:
+        case_ids = subset_case_ids(split, subset)
+    elif reader is not None:
+        case_ids = reader.case_ids()
+    else:
+        case_ids = preprocessed_case_ids(preprocessed_dir)
+    if not case_ids:
+        raise InputError(f"no cases to predict (split {split}, subset {subset}, folder {raw_root or preprocessed_dir})")
+    todo = pending(case_ids, out_dir, options.overwrite)
+    todo_ids = set(todo)
+    skipped = [c for c in case_ids if c not in todo_ids]
+    if skipped:
+        logger.info("skipping %d case(s) already predicted in %s (use --overwrite to redo)", len(skipped), out_dir)
+    cases = (
+        iter_raw_cases(reader, todo, dataset_json)
+        if reader is not None
+        else iter_preprocessed_cases(preprocessed_dir, todo)
+    )
+    predicted = predict_cases(model, cases, out_dir, roi_size, options)
+    return {"cases": len(case_ids), "predicted": predicted, "skipped": skipped}

@@ -1,0 +1,63 @@
+"""Run-folder outputs besides the checkpoints: train_log.csv and training_curve.png from the history, and
+train_config.yaml (the resolved settings)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from segmamba.io_utils import atomic_path, write_text_atomic
+from segmamba.train.settings import TrainSettings
+
+#: The resolved settings of a run, in its folder (``segmamba train --settings`` reads it back).
+SETTINGS_COPY = "train_config.yaml"
+
+LOG_COLUMNS = ("epoch", "iteration", "loss", "lr", "val_dice", "time")
+
+
+def write_train_log(path: str | os.PathLike, history: Sequence[dict]) -> None:
+    """Rewrite ``train_log.csv`` (one row per finished epoch; ``val_dice`` empty when not validated)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=LOG_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in history:
+        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in LOG_COLUMNS})
+    write_text_atomic(path, buffer.getvalue())
+
+
+def plot_training_curve(path: str | os.PathLike, history: Sequence[dict], title: str) -> None:
+    """Draw training loss and validation Dice against epochs into a PNG (matplotlib Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [row["epoch"] for row in history]
+    losses = [row["loss"] for row in history]
+    validated = [(row["epoch"], row["val_dice"]) for row in history if row.get("val_dice") is not None]
+    fig, loss_axis = plt.subplots(figsize=(7, 4))
+    loss_axis.plot(epochs, losses, color="tab:blue", label="train loss (CE)")
+    loss_axis.set_xlabel("epoch")
+    loss_axis.set_ylabel("cross-entropy loss", color="tab:blue")
+    dice_axis = loss_axis.twinx()
+    if validated:
+        dice_axis.plot(*zip(*validated, strict=True), color="tab:orange", marker="o", label="val mean Dice")
+    dice_axis.set_ylabel("validation mean Dice", color="tab:orange")
+    dice_axis.set_ylim(0, 1)
+    loss_axis.set_title(title)
+    fig.tight_layout()
+    with atomic_path(Path(path)) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+def write_settings_copy(config: TrainSettings) -> Path:
+    """Save the resolved settings as RUN_DIR/train_config.yaml (usable with ``--settings``)."""
+    import yaml
+
+    path = Path(config.out) / SETTINGS_COPY
+    write_text_atomic(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
+    return path

@@ -1,0 +1,373 @@
+"""The training loop: published SegMamba recipe, resumable, preemptible, DDP-capable.
+
+Every optimisation step is a pure function of (model state, seed, rank, iteration): the batch comes from
+``PatchBatches.batch(iteration * world_size + rank)`` and torch's RNG is re-seeded from (seed, rank,
+iteration) before each step, so a run resumed from ``checkpoint_latest.pt`` continues exactly as an
+uninterrupted one (bit-identical on CPU, where deterministic algorithms are enforced).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from segmamba.errors import ConfigError, InputError
+from segmamba.io_utils import write_json_atomic
+from segmamba.ops import scan_backend_label
+from segmamba.runtime import seed_everything, select_device
+from segmamba.train import PREEMPTED_EXIT_CODE
+from segmamba.train import checkpoint as ckpt
+from segmamba.train import distributed as dist_utils
+from segmamba.train.collapse import collapse_report, foreground_record
+from segmamba.train.inputs import dataset_meta, make_patch_batches, read_split
+from segmamba.train.losses import make_loss
+from segmamba.train.preemption import StopRequest
+from segmamba.train.run_outputs import plot_training_curve, write_settings_copy, write_train_log
+from segmamba.train.settings import MODEL_DEFINING_KEYS, TrainSettings
+from segmamba.train.step import configure_determinism, make_optimizer, poly_lr, step_seed, train_step
+from segmamba.train.validation import validate_case
+
+logger = logging.getLogger("segmamba.train")
+
+SUMMARY = "train_summary.json"
+
+
+class Trainer:
+    """One training run in one process (rank) of a possibly distributed job."""
+
+    def __init__(self, config: TrainSettings) -> None:
+        self.config = config
+        self.ctx = dist_utils.context_from_env()
+        self.device = select_device(config.device)
+        self.amp = config.amp and self.device.type == "cuda"
+        self.out = Path(config.out)
+        from segmamba.data.preprocessed_reader import load_dataset_json
+
+        self.dataset_json = load_dataset_json(config.preprocessed)
+        self.meta = dataset_meta(self.dataset_json)
+        self.train_ids, val_ids = read_split(config.split)
+        if not self.train_ids:
+            raise InputError(f"split file {config.split}: the train list is empty")
+        self.val_ids = val_ids if config.max_val_cases is None else val_ids[: config.max_val_cases]
+        if not self.val_ids and self.ctx.is_main:
+            logger.warning(
+                "no validation cases in %s: no val Dice; checkpoint_best.pt = checkpoint_final.pt", config.split
+            )
+        self.iters_per_epoch = max(1, config.iters_per_epoch // self.ctx.world_size)
+        self.total_iterations = config.epochs * self.iters_per_epoch
+        self.spec = ckpt.model_spec(
+            config.model,
+            len(self.meta["channel_names"]),
+            self.meta["num_classes"],
+            config.patch_size,
+            config.model_overrides,
+        )
+        self.state = ckpt.TrainingState()
+        self.batches = None  # the StepLoader of train(), closed by run_training
+
+    # ----------------------------------------------------------------------------------------- setup
+    def build(self) -> None:
+        """Create model, optimizer and grad scaler; restore them from checkpoint_latest.pt if present."""
+        seed_everything(self.config.seed)  # identical initial weights on every rank
+        self.model = ckpt.build_from_spec(self.spec).to(self.device)
+        self.optimizer = make_optimizer(self.model, self.config)
+        self.loss_fn = make_loss(self.config.loss)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
+        latest = self.out / ckpt.LATEST
+        if latest.is_file():
+            self.resume(latest)
+        self.network = self.model
+        if self.ctx.enabled:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            self.network = DistributedDataParallel(self.model, device_ids=device_ids)
+
+    def resume(self, path: Path) -> None:
+        """Load model, optimizer, scaler, progress and RNG state from ``path``."""
+        payload = ckpt.read_checkpoint(path)
+        saved = payload["config"]
+        for key in MODEL_DEFINING_KEYS:
+            now = self.config.to_dict()[key]
+            if saved.get(key) != now:
+                raise ConfigError(
+                    f"{path} was trained with {key}={saved.get(key)!r} but this run asks for {now!r}; "
+                    "use another --out folder or delete the checkpoint to start over"
+                )
+        changed = sorted(k for k, v in self.config.to_dict().items() if saved.get(k) != v and k != "device")
+        if payload.get("world_size", 1) != self.ctx.world_size:
+            changed.append(f"number of processes ({payload.get('world_size', 1)} -> {self.ctx.world_size})")
+        if changed and self.ctx.is_main:
+            logger.warning(
+                "resuming %s with changed settings (the run will differ from an uninterrupted one): %s",
+                path,
+                ", ".join(changed),
+            )
+        self.model.load_state_dict(ckpt.unwrap_state_dict(payload["state_dict"]))
+        self.optimizer.load_state_dict(payload["optimizer"])
+        if payload["scaler"] and self.scaler.is_enabled():  # empty when saved without AMP (e.g. on CPU)
+            self.scaler.load_state_dict(payload["scaler"])
+        self.state = ckpt.TrainingState(**payload["state"])
+        ckpt.restore_rng_states(payload["rng"])
+        self.log(f"resumed from {path} at iteration {self.state.iteration}/{self.total_iterations}")
+
+    # ------------------------------------------------------------------------------------- outputs
+    def log(self, message: str) -> None:
+        """Log a line on the main process (through tqdm when a progress bar is shown)."""
+        if not self.ctx.is_main:
+            return
+        if getattr(self, "progress", None) is not None and not self.progress.disable:
+            self.progress.write(message)
+        else:
+            logger.info(message)
+
+    def weights_payload(self, val_dice: float | None) -> dict[str, Any]:
+        """Checkpoint content that suffices to rebuild and use the model."""
+        return {
+            "model": self.spec,
+            "state_dict": self.model.state_dict(),
+            "dataset": self.meta,
+            "config": self.config.to_dict(),
+            "iteration": self.state.iteration,
+            "epoch": self.state.iteration / self.iters_per_epoch,
+            "val_dice": val_dice,
+        }
+
+    def save_latest(self) -> None:
+        """Write checkpoint_latest.pt (main process only)."""
+        if not self.ctx.is_main:
+            return
+        payload = self.weights_payload(self.state.best_dice)
+        payload.update(
+            optimizer=self.optimizer.state_dict(),
+            scaler=self.scaler.state_dict(),
+            state=dataclasses.asdict(self.state),
+            rng=ckpt.rng_states(),
+            world_size=self.ctx.world_size,
+        )
+        ckpt.save_checkpoint(self.out / ckpt.LATEST, payload)
+
+    def write_reports(self) -> None:
+        """Rewrite train_log.csv and training_curve.png from the history (main process only)."""
+        if not self.ctx.is_main or not self.state.history:
+            return
+        write_train_log(self.out / "train_log.csv", self.state.history)
+        plot_training_curve(self.out / "training_curve.png", self.state.history, f"{self.config.model}")
+
+    def write_summary(self, final_val: dict[str, float] | None) -> None:
+        """Write train_summary.json at the end of the run; warn when the training collapsed."""
+        last = self.state.history[-1] if self.state.history else {}
+        collapse = collapse_report(self.state.history)
+        if collapse["collapsed"]:
+            logger.warning("training of %s collapsed: %s", self.config.model, collapse["collapse_reason"])
+        summary = {
+            "model": self.config.model,
+            "model_spec": self.spec,
+            "parameters": int(sum(p.numel() for p in self.model.parameters())),
+            "dataset": self.meta["name"],
+            "train_cases": len(self.train_ids),
+            "val_cases": len(self.val_ids),
+            "epochs": self.config.epochs,
+            "iterations": self.state.iteration,
+            "iterations_per_epoch": self.iters_per_epoch,
+            "world_size": self.ctx.world_size,
+            "device": str(self.device),
+            "amp": self.amp,
+            "final_loss": last.get("loss"),
+            "final_val_dice": None if final_val is None else final_val["mean"],
+            "final_val_dice_per_region": final_val,
+            "best_val_dice": self.state.best_dice,
+            "best_epoch": self.state.best_epoch,
+            **collapse,
+            "train_time_s": round(self.state.elapsed_s, 1),
+            "torch_version": torch.__version__,
+            "scan_backend": scan_backend_label(),  # selective-scan backends that ran (None: no Mamba layer)
+            "config": self.config.to_dict(),
+        }
+        write_json_atomic(self.out / SUMMARY, summary)
+
+    # ---------------------------------------------------------------------------------------- loop
+    def validate(self) -> tuple[dict[str, float], dict[str, float | int]] | None:
+        """Sliding-window Dice and predicted foreground on the validation cases, shared out over the processes.
+
+        Returns:
+            ``({region: Dice, "mean": mean Dice}, foreground_record(...))``; None without validation cases.
+        """
+        if not self.val_ids:
+            return None
+        regions = self.meta["regions"]
+        local = [
+            validate_case(
+                self.model,
+                self.config.preprocessed,
+                case_id,
+                regions,
+                self.config.patch_size,
+                overlap=self.config.val_overlap,
+                sw_batch_size=self.config.val_sw_batch_size,
+                amp=self.amp,
+            )
+            for case_id in self.val_ids[self.ctx.rank :: self.ctx.world_size]
+        ]
+        self.model.train()
+        counts = [
+            sum(case.predicted_foreground for case in local),
+            sum(case.target_foreground for case in local),
+            sum(case.voxels for case in local),
+            sum(case.predicted_foreground == 0 for case in local),
+        ]
+        sums = dist_utils.sum_across(
+            self.ctx, [sum(case.dice[name] for case in local) for name in regions] + counts, self.device
+        )
+        result = {name: total / len(self.val_ids) for name, total in zip(regions, sums[: len(regions)], strict=True)}
+        result["mean"] = sum(result.values()) / len(regions)
+        return result, foreground_record(*sums[len(regions) :], cases=len(self.val_ids))
+
+    def finish_epoch(self, lr: float, clock_start: float, elapsed_before: float) -> None:
+        """Average the epoch loss, validate when due, checkpoint and report."""
+        epoch = self.state.iteration // self.iters_per_epoch
+        loss_sum, count = dist_utils.sum_across(
+            self.ctx, [self.state.epoch_loss_sum, float(self.state.epoch_loss_count)], self.device
+        )
+        due = epoch % self.config.val_every == 0 or epoch == self.config.epochs
+        val, foreground = (self.validate() if due else None) or (None, None)
+        self.state.elapsed_s = elapsed_before + time.monotonic() - clock_start
+        row = {
+            "epoch": epoch,
+            "iteration": self.state.iteration,
+            "loss": round(loss_sum / max(count, 1), 6),
+            "lr": lr,
+            "val_dice": None if val is None else round(val["mean"], 6),
+            "val_foreground": foreground,
+            "time": round(self.state.elapsed_s, 1),
+        }
+        self.state.history.append(row)
+        if val is not None:
+            self.state.last_val = val
+        self.state.epoch_loss_sum, self.state.epoch_loss_count = 0.0, 0
+        if val is not None and (self.state.best_dice is None or val["mean"] > self.state.best_dice):
+            self.state.best_dice, self.state.best_epoch = val["mean"], epoch
+            if self.ctx.is_main:
+                ckpt.save_checkpoint(self.out / ckpt.BEST, self.weights_payload(val["mean"]))
+        self.save_latest()
+        self.write_reports()
+        remaining = self.state.elapsed_s / max(self.state.iteration, 1) * (self.total_iterations - self.state.iteration)
+        dice_text = (
+            ""
+            if val is None
+            else f" val_dice {val['mean']:.4f} ("
+            + ", ".join(f"{k} {v:.3f}" for k, v in val.items() if k != "mean")
+            + ")"
+        )
+        self.log(
+            f"epoch {epoch}/{self.config.epochs} iter {self.state.iteration} loss {row['loss']:.4f} "
+            f"lr {lr:.3e}{dice_text} elapsed {self.state.elapsed_s:.0f}s eta {remaining:.0f}s"
+        )
+        dist_utils.barrier(self.ctx)
+
+    def train(self, stop: StopRequest) -> int:
+        """Run (or continue) the loop until the last iteration or a stop request; returns the exit code."""
+        from tqdm import tqdm
+
+        config = self.config
+        self.model.train()
+        from segmamba.data.loader import StepLoader
+
+        self.batches = StepLoader(
+            make_patch_batches(config, self.train_ids),
+            self.ctx.rank,
+            self.ctx.world_size,
+            self.state.iteration,
+            self.total_iterations,
+            num_workers=config.num_workers,
+            pin_memory=self.device.type == "cuda",
+        )
+        self.progress = tqdm(
+            total=self.total_iterations,
+            initial=self.state.iteration,
+            unit="it",
+            dynamic_ncols=True,
+            disable=not (self.ctx.is_main and sys.stdout.isatty()),
+        )
+        clock_start, elapsed_before = time.monotonic(), self.state.elapsed_s
+        while self.state.iteration < self.total_iterations:
+            batch = next(self.batches)
+            torch.manual_seed(step_seed(config.seed, self.ctx.rank, self.state.iteration))
+            lr = poly_lr(config.lr, self.state.iteration, self.total_iterations, config.poly_exponent)
+            loss = train_step(
+                self.network, self.optimizer, self.scaler, batch, lr, config.grad_clip, self.amp, self.loss_fn
+            )
+            if not math.isfinite(loss) and not self.amp:
+                raise FloatingPointError(f"training loss became {loss} at iteration {self.state.iteration}")
+            self.state.iteration += 1
+            self.state.epoch_loss_sum += loss
+            self.state.epoch_loss_count += 1
+            self.progress.update(1)
+            self.progress.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", refresh=False)
+            if self.state.iteration % self.iters_per_epoch == 0:
+                self.finish_epoch(lr, clock_start, elapsed_before)
+            if dist_utils.any_across(self.ctx, stop.requested, self.device):
+                self.state.elapsed_s = elapsed_before + time.monotonic() - clock_start
+                self.save_latest()
+                self.log(
+                    f"{stop.signal_name or 'stop signal'} received: saved {ckpt.LATEST} at iteration "
+                    f"{self.state.iteration}; exiting with code {PREEMPTED_EXIT_CODE}"
+                )
+                self.progress.close()
+                return PREEMPTED_EXIT_CODE
+        self.progress.close()
+        self.finish()
+        return 0
+
+    def finish(self) -> None:
+        """Write checkpoint_final.pt, the reports and the summary (main process)."""
+        if self.ctx.is_main:
+            last_val = self.state.last_val  # the last epoch is always validated
+            final_dice = None if last_val is None else last_val["mean"]
+            ckpt.save_checkpoint(self.out / ckpt.FINAL, self.weights_payload(final_dice))
+            if not (self.out / ckpt.BEST).is_file():  # no validation cases: best = final
+                ckpt.save_checkpoint(self.out / ckpt.BEST, self.weights_payload(final_dice))
+            self.write_reports()
+            self.write_summary(last_val)
+            self.log(f"finished: {self.out / ckpt.FINAL} (best val Dice {self.state.best_dice})")
+        dist_utils.barrier(self.ctx)
+
+
+def run_training(config: TrainSettings) -> int:
+    """Train (or resume) one model as configured; returns 0, or PREEMPTED_EXIT_CODE after SIGTERM/SIGUSR1.
+
+    Under torchrun (RANK/WORLD_SIZE set) every process calls this; rank 0 writes all files.
+    """
+    stop = StopRequest().install()
+    trainer = Trainer(config)
+    configure_determinism(trainer.device)
+    if trainer.device.type == "cuda":
+        torch.cuda.set_device(trainer.device)
+    dist_utils.init_process_group(trainer.ctx, trainer.device)
+    try:
+        if trainer.ctx.is_main:
+            trainer.out.mkdir(parents=True, exist_ok=True)
+            write_settings_copy(config)
+        trainer.build()
+        trainer.log(
+            f"training {config.model} ({sum(p.numel() for p in trainer.model.parameters()):,} parameters) on "
+            f"{trainer.device} x{trainer.ctx.world_size}: {len(trainer.train_ids)} train / {len(trainer.val_ids)} "
+            f"val cases, {config.epochs} epochs x {trainer.iters_per_epoch} iterations, batch {config.batch_size}"
+        )
+        return trainer.train(stop)
+    finally:
+        if trainer.batches is not None:
+            trainer.batches.close()  # stop the loader workers now, also when an error propagates
+        stop.restore()
+        # Free the DDP wrapper before leaving the process group: a gloo group destroyed first makes the
+        # Reducer's later destructor join a thread that waits for the GIL, which hangs the process at exit.
+        trainer.network = None
+        gc.collect()
+        dist_utils.shutdown(trainer.ctx)

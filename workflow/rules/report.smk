@@ -1,0 +1,237 @@
+# The report stage: the paper's tables (2-5), the tables of datasets of your own and the figures (Fig. 4 visual
+# comparison, training curves, efficiency chart). Each report_<artefact> rule is one `segmamba report <artefact>`
+# call with the artefact's inputs as one JSON argument (ARTEFACTS in segmamba/report/build.py lists them).
+# Cheap rules: they run on the submitting machine (localrules) in the light analysis environment.
+
+
+localrules:
+    report_table2,
+    report_table3,
+    report_dataset_table,
+    report_table4,
+    report_table5,
+    report_figure4,
+    report_training_curves,
+    report_efficiency_chart,
+
+
+# ---------------------------------------------------------------------------------------------------------
+# report_table2: BraTS2023 WT/TC/ET/Avg Dice and HD95 + AIIB2023 IoU/DLR/DBR of the compared methods,
+# ours (mean ± std, Wilcoxon p vs SegMamba) beside the paper's numbers; collapsed trainings (train_summary.json)
+# and all-background test predictions (the evaluation summary) are marked.
+# Outputs: results/tables/table2.{csv,md,tex}.
+rule report_table2:
+    input:
+        metrics=flat_paths(paper_table_layout("table2")),
+        outcomes=flat_paths(paper_table_outcome_files("table2")),
+    output:
+        csv=report(
+            "results/tables/table2.csv",
+            caption="../report/table2.rst",
+            category="Main results",
+            subcategory="BraTS2023 and AIIB2023",
+            labels={"table": "Table 2", "metric": "Dice, HD95, IoU, DLR, DBR"},
+        ),
+        md="results/tables/table2.md",
+        tex="results/tables/table2.tex",
+    log:
+        "results/logs/report_table2/table2.log",
+    benchmark:
+        "results/benchmarks/report_table2/table2.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        inputs=paper_table_inputs("table2"),
+    shell:
+        "segmamba report table2 --inputs {params.inputs:q} --out {output.csv} > {log} 2>&1"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# report_table3: CRC-500 Dice and HD95 of the compared methods beside the paper's numbers (collapses marked).
+# Outputs: results/tables/table3.{csv,md,tex}.
+rule report_table3:
+    input:
+        metrics=flat_paths(paper_table_layout("table3")),
+        outcomes=flat_paths(paper_table_outcome_files("table3")),
+    output:
+        csv=report(
+            "results/tables/table3.csv",
+            caption="../report/table3.rst",
+            category="Main results",
+            subcategory="CRC-500",
+            labels={"table": "Table 3", "metric": "Dice, HD95"},
+        ),
+        md="results/tables/table3.md",
+        tex="results/tables/table3.tex",
+    log:
+        "results/logs/report_table3/table3.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        inputs=paper_table_inputs("table3"),
+    shell:
+        "segmamba report table3 --inputs {params.inputs:q} --out {output.csv} > {log} 2>&1"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# report_dataset_table: the table of a dataset of your own (one the paper does not report): Dice and HD95 of
+# every label or region and their mean (or the metrics of its layout) for the compared methods, mean ± std,
+# Wilcoxon p vs SegMamba; collapses marked. The tidy CSV has the columns of table2.csv.
+# Outputs: results/tables/{dataset}.{csv,md,tex}.
+rule report_dataset_table:
+    input:
+        metrics=dataset_table_metrics,
+        outcomes=dataset_table_outcomes,
+    output:
+        csv=report(
+            "results/tables/{dataset}.csv",
+            caption="../report/dataset_table.rst",
+            category="{dataset}",
+            subcategory="Table",
+            labels={"table": "{dataset}", "metric": "Dice, HD95"},
+        ),
+        md="results/tables/{dataset}.md",
+        tex="results/tables/{dataset}.tex",
+    log:
+        "results/logs/report_dataset_table/{dataset}.log",
+    wildcard_constraints:
+        dataset="|".join(dataset_table_names()),
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        inputs=dataset_table_inputs,
+    shell:
+        "segmamba report dataset_table --inputs {params.inputs:q} --out {output.csv} > {log} 2>&1"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# report_table4: UX-Net, M1, M2, M3 and SegMamba with their modules (LC, GSC, ToM), Dice and HD95,
+# beside the paper's numbers (collapsed trainings marked). The ablation's trainings, predictions and
+# evaluations are the ordinary train / predict / evaluate jobs with {model} = an ablation variant
+# (segmamba_m1, segmamba_m2, segmamba_m3) on the ablation dataset.
+# Outputs: results/tables/table4.{csv,md,tex}.
+rule report_table4:
+    input:
+        metrics=flat_paths(table4_layout()),
+        outcomes=flat_paths(table4_outcome_files()),
+    output:
+        csv=report(
+            "results/tables/table4.csv",
+            caption="../report/table4.rst",
+            category="Ablation",
+            subcategory=config["ablation"]["dataset"],
+            labels={"table": "Table 4", "metric": "Dice, HD95"},
+        ),
+        md="results/tables/table4.md",
+        tex="results/tables/table4.tex",
+    log:
+        "results/logs/report_table4/table4.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        inputs=table4_inputs(),
+    shell:
+        "segmamba report table4 --inputs {params.inputs:q} --out {output.csv} > {log} 2>&1"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# report_table5: TM, IM, IT and "is global" per model and size beside the paper's 128³ numbers.
+# Outputs: results/tables/table5.{csv,md,tex}.
+rule report_table5:
+    input:
+        efficiency_paths(),
+    output:
+        csv=report(
+            "results/tables/table5.csv",
+            caption="../report/table5.rst",
+            category="Efficiency",
+            subcategory="Table 5",
+            labels={"table": "Table 5", "metric": "TM, IM, IT"},
+        ),
+        md="results/tables/table5.md",
+        tex="results/tables/table5.tex",
+    log:
+        "results/logs/report_table5/table5.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        inputs=report_inputs(
+            paths=efficiency_paths(),
+            reduced_scale=config["scale"] != "paper",
+            dataset=config["efficiency"]["dataset"],
+        ),
+    shell:
+        "segmamba report table5 --inputs {params.inputs:q} --out {output.csv} > {log} 2>&1"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# report_figure4: Fig. 4 style visual comparison of one dataset: the test slice with the largest ground-truth
+# foreground cross-section, with the image, the ground truth and every method's prediction as overlays.
+# Output: results/figures/fig4_{dataset}.png.
+rule report_figure4:
+    input:
+        unpack(figure4_inputs),
+    output:
+        figure=report(
+            "results/figures/fig4_{dataset}.png",
+            caption="../report/fig4.rst",
+            category=report_category("Main results"),
+            subcategory=report_subcategory("Fig. 4"),
+            labels={"figure": "Fig. 4", "dataset": "{dataset}"},
+        ),
+    log:
+        "results/logs/report_figure4/{dataset}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        inputs=figure4_report_inputs,
+    shell:
+        "segmamba report figure4 --inputs {params.inputs:q} --out {output.figure} > {log} 2>&1"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# report_training_curves: training loss and validation Dice per epoch of every model on a dataset.
+# Output: results/figures/training_curves_{dataset}.png.
+rule report_training_curves:
+    input:
+        logs=training_logs,
+    output:
+        figure=report(
+            "results/figures/training_curves_{dataset}.png",
+            caption="../report/training_curves.rst",
+            category=report_category("Training"),
+            subcategory=report_subcategory("Training curves"),
+            labels={"figure": "Training curves", "dataset": "{dataset}"},
+        ),
+    log:
+        "results/logs/report_training_curves/{dataset}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        inputs=training_curves_inputs,
+    shell:
+        "segmamba report training_curves --inputs {params.inputs:q} --out {output.figure} > {log} 2>&1"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# report_efficiency_chart: bar charts of TM, IM and IT per model and size (OOM marked).
+# Output: results/figures/efficiency.png.
+rule report_efficiency_chart:
+    input:
+        results=efficiency_paths(),
+    output:
+        figure=report(
+            "results/figures/efficiency.png",
+            caption="../report/efficiency.rst",
+            category="Efficiency",
+            subcategory="Chart",
+            labels={"figure": "Efficiency chart", "metric": "TM, IM, IT"},
+        ),
+    log:
+        "results/logs/report_efficiency_chart/efficiency.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        inputs=report_inputs(paths=efficiency_paths()),
+    shell:
+        "segmamba report efficiency_chart --inputs {params.inputs:q} --out {output.figure} > {log} 2>&1"
