@@ -19,8 +19,9 @@ LOSS_NAMES = ("ce", "dice_ce")
 
 REQUIRED_KEYS = ("preprocessed", "split", "model", "out")
 
-# Keys whose change makes an existing checkpoint unusable (the weights would not fit the model).
-MODEL_DEFINING_KEYS = ("model", "model_overrides", "patch_size")
+# Keys that may differ between a run and its resumption: where and how it runs, not what it computes. A
+# checkpoint saved under different values of any other key belongs to another run (see Trainer.build).
+RUN_ENVIRONMENT_KEYS = ("preprocessed", "split", "out", "num_workers", "device", "restart_on_change")
 
 
 @dataclass
@@ -59,6 +60,11 @@ class TrainSettings:
     num_workers: int = setting(2, "data-loading worker processes (0: in the main process)")
     model_overrides: dict[str, Any] = setting({}, "model constructor keywords, e.g. '{\"feat_size\": [8,16,32,64]}'")
     device: str = setting("auto", "auto | cpu | cuda | cuda:N (under torchrun auto = cuda:LOCAL_RANK)")
+    restart_on_change: bool = setting(
+        False,
+        "when --out holds a checkpoint of other settings, move it to superseded-<UTC time>/ and train anew "
+        "(otherwise: stop with an error naming the changed settings)",
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON dictionary of all settings."""

@@ -32,7 +32,7 @@ from segmamba.train.inputs import dataset_meta, make_patch_batches, read_split
 from segmamba.train.losses import make_loss
 from segmamba.train.preemption import StopRequest
 from segmamba.train.run_outputs import plot_training_curve, write_settings_copy, write_train_log
-from segmamba.train.settings import MODEL_DEFINING_KEYS, TrainSettings
+from segmamba.train.settings import RUN_ENVIRONMENT_KEYS, TrainSettings
 from segmamba.train.step import configure_determinism, make_optimizer, poly_lr, step_seed, train_step
 from segmamba.train.validation import validate_case
 
@@ -83,25 +83,53 @@ class Trainer:
         self.loss_fn = make_loss(self.config.loss)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
         latest = self.out / ckpt.LATEST
-        if latest.is_file():
+        if latest.is_file() and self.is_checkpoint_of_this_run(latest):
             self.resume(latest)
         self.network = self.model
         if self.ctx.enabled:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             self.network = DistributedDataParallel(self.model, device_ids=device_ids)
 
+    def is_checkpoint_of_this_run(self, path: Path) -> bool:
+        """Whether ``path`` was saved by a run with these settings (so resuming it continues this run).
+
+        A checkpoint saved under other settings (say, another learning rate after a config change, which is
+        why Snakemake reruns the job) would turn this run into a hybrid of two recipes, or, if that run had
+        finished, into a copy of the old one. It raises a ConfigError naming the changed settings, or with
+        ``restart_on_change`` its run folder's checkpoints move to ``superseded-<UTC time>/`` (nothing is
+        deleted) and this run starts from scratch.
+        """
+        saved = ckpt.read_checkpoint(path)["config"]
+        changed = [
+            f"{key}: {saved.get(key)!r} -> {value!r}"
+            for key, value in self.config.to_dict().items()
+            if key not in RUN_ENVIRONMENT_KEYS and saved.get(key) != value
+        ]
+        if not changed:
+            return True
+        if not self.config.restart_on_change:
+            raise ConfigError(
+                f"{path} belongs to a run with other settings ({'; '.join(changed)}); pass --restart-on-change "
+                "to move it aside and train anew, or use another --out folder"
+            )
+        dist_utils.barrier(self.ctx)  # every rank has read the checkpoint before it moves
+        if self.ctx.is_main:
+            superseded = self.out / time.strftime("superseded-%Y%m%dT%H%M%SZ", time.gmtime())
+            superseded.mkdir(exist_ok=True)
+            for name in (ckpt.LATEST, ckpt.BEST):
+                if (self.out / name).is_file():
+                    (self.out / name).replace(superseded / name)
+            logger.warning(
+                "settings changed (%s): moved the old checkpoints to %s, training anew", "; ".join(changed), superseded
+            )
+        dist_utils.barrier(self.ctx)
+        return False
+
     def resume(self, path: Path) -> None:
-        """Load model, optimizer, scaler, progress and RNG state from ``path``."""
+        """Load model, optimizer, scaler, progress and RNG state from ``path`` (a checkpoint of this run)."""
         payload = ckpt.read_checkpoint(path)
         saved = payload["config"]
-        for key in MODEL_DEFINING_KEYS:
-            now = self.config.to_dict()[key]
-            if saved.get(key) != now:
-                raise ConfigError(
-                    f"{path} was trained with {key}={saved.get(key)!r} but this run asks for {now!r}; "
-                    "use another --out folder or delete the checkpoint to start over"
-                )
-        changed = sorted(k for k, v in self.config.to_dict().items() if saved.get(k) != v and k != "device")
+        changed = sorted(k for k in RUN_ENVIRONMENT_KEYS if k != "device" and saved.get(k) != self.config.to_dict()[k])
         if payload.get("world_size", 1) != self.ctx.world_size:
             changed.append(f"number of processes ({payload.get('world_size', 1)} -> {self.ctx.world_size})")
         if changed and self.ctx.is_main:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -247,6 +248,29 @@ def test_resume_refuses_another_model_configuration(dataset, reference_run):
 
     with pytest.raises(ConfigError, match="model_overrides"):
         train_in_process(train_args(dataset, reference_run, model_overrides={**TINY_SEGRESNET, "init_filters": 16}))
+
+
+@pytest.mark.slow
+def test_changed_settings_stop_or_with_restart_on_change_train_anew_keeping_the_old_run(
+    dataset, reference_run, tmp_path
+):
+    from segmamba.errors import ConfigError
+
+    out = tmp_path / "changed"
+    shutil.copytree(reference_run, out)
+    old_latest = torch.load(out / "checkpoint_latest.pt", map_location="cpu", weights_only=False)["state_dict"]
+    with pytest.raises(ConfigError, match=r"other settings \(lr: 0\.01 -> 0\.02\).*--restart-on-change"):
+        train_in_process(train_args(dataset, out, lr=0.02))
+    assert train_in_process(train_args(dataset, out, lr=0.02, restart_on_change=True)) == 0
+    (superseded,) = out.glob("superseded-*")
+    assert_same_weights(
+        old_latest,
+        torch.load(superseded / "checkpoint_latest.pt", map_location="cpu", weights_only=False)["state_dict"],
+    )
+    fresh = tmp_path / "fresh"
+    assert train_in_process(train_args(dataset, fresh, lr=0.02)) == 0
+    assert_same_weights(final_weights(fresh), final_weights(out))  # a run of its own, not a continuation
+    assert len(list(csv.DictReader((out / "train_log.csv").open()))) == EPOCHS
 
 
 @pytest.mark.slow

@@ -5,7 +5,9 @@
 # train: `segmamba train` into results/{dataset}/models/{model}/. The resumable
 # checkpoint_latest.pt (and checkpoint_best.pt) are written there but are NOT declared outputs, so
 # Snakemake never deletes them: a job killed by a time limit or preempted (exit code 75) continues
-# from its latest checkpoint when rerun (`--rerun-incomplete`, `--retries`, or SLURM requeue).
+# from its latest checkpoint when rerun (`--rerun-incomplete`, `--retries`, or SLURM requeue). A rerun
+# because settings changed (params) trains anew: `--restart-on-change` moves the old run's checkpoints
+# to superseded-<time>/ first.
 # Outputs: checkpoint_final.pt, train_log.csv, training_curve.png, train_summary.json (which says whether
 # the training collapsed; the tables read it).
 rule train:
@@ -37,4 +39,4 @@ rule train:
     shell:
         "PYTHONUNBUFFERED=1 segmamba train --preprocessed {input.preprocessed} --split {input.split}"
         " --model {wildcards.model} --out {params.run_dir} --settings {params.settings:q} --nproc {params.nproc}"
-        " --model-overrides {params.overrides:q} > {log} 2>&1"
+        " --model-overrides {params.overrides:q} --restart-on-change > {log} 2>&1"
