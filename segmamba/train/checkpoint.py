@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,3 +124,13 @@ def restore_rng_states(states: dict[str, Any]) -> None:
     random.setstate(states["python"])
     np.random.set_state(states["numpy"])
     torch.set_rng_state(states["torch"])
+
+
+def supersede_checkpoints(run_dir: Path) -> Path:
+    """Move a run folder's latest and best checkpoints into a new ``superseded-<UTC time>/`` in it; return that."""
+    superseded = Path(run_dir) / time.strftime("superseded-%Y%m%dT%H%M%SZ", time.gmtime())
+    superseded.mkdir(exist_ok=True)
+    for name in (LATEST, BEST):
+        if (Path(run_dir) / name).is_file():
+            (Path(run_dir) / name).replace(superseded / name)
+    return superseded

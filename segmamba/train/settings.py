@@ -73,6 +73,15 @@ class TrainSettings:
         return data
 
 
+def changed_settings(saved: dict[str, Any], settings: TrainSettings) -> list[str]:
+    """``"key: old -> new"`` for every setting outside RUN_ENVIRONMENT_KEYS that differs from ``saved``."""
+    return [
+        f"{key}: {saved.get(key)!r} -> {value!r}"
+        for key, value in settings.to_dict().items()
+        if key not in RUN_ENVIRONMENT_KEYS and saved.get(key) != value
+    ]
+
+
 def read_settings_file(path: str) -> dict[str, Any]:
     """Field values from a JSON or YAML settings file (or JSON text) whose keys mirror the flags.
 

@@ -32,7 +32,7 @@ from segmamba.train.inputs import dataset_meta, make_patch_batches, read_split
 from segmamba.train.losses import make_loss
 from segmamba.train.preemption import StopRequest
 from segmamba.train.run_outputs import plot_training_curve, write_settings_copy, write_train_log
-from segmamba.train.settings import RUN_ENVIRONMENT_KEYS, TrainSettings
+from segmamba.train.settings import RUN_ENVIRONMENT_KEYS, TrainSettings, changed_settings
 from segmamba.train.step import configure_determinism, make_optimizer, poly_lr, step_seed, train_step
 from segmamba.train.validation import validate_case
 
@@ -91,20 +91,14 @@ class Trainer:
             self.network = DistributedDataParallel(self.model, device_ids=device_ids)
 
     def is_checkpoint_of_this_run(self, path: Path) -> bool:
-        """Whether ``path`` was saved by a run with these settings (so resuming it continues this run).
+        """Whether ``path`` was saved under these settings, so that resuming it continues this run.
 
-        A checkpoint saved under other settings (say, another learning rate after a config change, which is
-        why Snakemake reruns the job) would turn this run into a hybrid of two recipes, or, if that run had
-        finished, into a copy of the old one. It raises a ConfigError naming the changed settings, or with
-        ``restart_on_change`` its run folder's checkpoints move to ``superseded-<UTC time>/`` (nothing is
-        deleted) and this run starts from scratch.
+        A checkpoint of other settings (another learning rate after a config change, which is why Snakemake
+        reruns the job) would make this run a hybrid of two recipes, or a copy of the old one if it had
+        finished: a ConfigError names the changed settings, or with ``restart_on_change`` the old checkpoints
+        move to ``superseded-<UTC time>/`` (nothing is deleted) and this run starts from scratch.
         """
-        saved = ckpt.read_checkpoint(path)["config"]
-        changed = [
-            f"{key}: {saved.get(key)!r} -> {value!r}"
-            for key, value in self.config.to_dict().items()
-            if key not in RUN_ENVIRONMENT_KEYS and saved.get(key) != value
-        ]
+        changed = changed_settings(ckpt.read_checkpoint(path)["config"], self.config)
         if not changed:
             return True
         if not self.config.restart_on_change:
@@ -114,14 +108,8 @@ class Trainer:
             )
         dist_utils.barrier(self.ctx)  # every rank has read the checkpoint before it moves
         if self.ctx.is_main:
-            superseded = self.out / time.strftime("superseded-%Y%m%dT%H%M%SZ", time.gmtime())
-            superseded.mkdir(exist_ok=True)
-            for name in (ckpt.LATEST, ckpt.BEST):
-                if (self.out / name).is_file():
-                    (self.out / name).replace(superseded / name)
-            logger.warning(
-                "settings changed (%s): moved the old checkpoints to %s, training anew", "; ".join(changed), superseded
-            )
+            superseded = ckpt.supersede_checkpoints(self.out)
+            logger.warning("settings changed (%s): old checkpoints moved to %s", "; ".join(changed), superseded)
         dist_utils.barrier(self.ctx)
         return False
 
@@ -129,7 +117,11 @@ class Trainer:
         """Load model, optimizer, scaler, progress and RNG state from ``path`` (a checkpoint of this run)."""
         payload = ckpt.read_checkpoint(path)
         saved = payload["config"]
-        changed = sorted(k for k in RUN_ENVIRONMENT_KEYS if k != "device" and saved.get(k) != self.config.to_dict()[k])
+        changed = sorted(
+            k
+            for k in RUN_ENVIRONMENT_KEYS
+            if k not in ("device", "restart_on_change") and saved.get(k) != self.config.to_dict()[k]
+        )
         if payload.get("world_size", 1) != self.ctx.world_size:
             changed.append(f"number of processes ({payload.get('world_size', 1)} -> {self.ctx.world_size})")
         if changed and self.ctx.is_main:
