@@ -128,9 +128,10 @@ def restore_rng_states(states: dict[str, Any]) -> None:
 
 def supersede_checkpoints(run_dir: Path) -> Path:
     """Move a run folder's latest and best checkpoints into a new ``superseded-<UTC time>/`` in it; return that."""
-    superseded = Path(run_dir) / time.strftime("superseded-%Y%m%dT%H%M%SZ", time.gmtime())
+    run_dir = Path(run_dir)
+    superseded = run_dir / time.strftime("superseded-%Y%m%dT%H%M%SZ", time.gmtime())
     superseded.mkdir(exist_ok=True)
     for name in (LATEST, BEST):
-        if (Path(run_dir) / name).is_file():
-            (Path(run_dir) / name).replace(superseded / name)
+        if (run_dir / name).is_file():
+            (run_dir / name).replace(superseded / name)
     return superseded

@@ -83,22 +83,23 @@ class Trainer:
         self.loss_fn = make_loss(self.config.loss)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
         latest = self.out / ckpt.LATEST
-        if latest.is_file() and self.is_checkpoint_of_this_run(latest):
-            self.resume(latest)
+        payload = ckpt.read_checkpoint(latest) if latest.is_file() else None
+        if payload is not None and self.is_checkpoint_of_this_run(latest, payload["config"]):
+            self.resume(latest, payload)
         self.network = self.model
         if self.ctx.enabled:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             self.network = DistributedDataParallel(self.model, device_ids=device_ids)
 
-    def is_checkpoint_of_this_run(self, path: Path) -> bool:
-        """Whether ``path`` was saved under these settings, so that resuming it continues this run.
+    def is_checkpoint_of_this_run(self, path: Path, saved: dict[str, Any]) -> bool:
+        """Whether ``path``, saved under the settings ``saved``, belongs to this run (resuming it continues it).
 
         A checkpoint of other settings (another learning rate after a config change, which is why Snakemake
         reruns the job) would make this run a hybrid of two recipes, or a copy of the old one if it had
         finished: a ConfigError names the changed settings, or with ``restart_on_change`` the old checkpoints
         move to ``superseded-<UTC time>/`` (nothing is deleted) and this run starts from scratch.
         """
-        changed = changed_settings(ckpt.read_checkpoint(path)["config"], self.config)
+        changed = changed_settings(saved, self.config)
         if not changed:
             return True
         if not self.config.restart_on_change:
@@ -113,9 +114,8 @@ class Trainer:
         dist_utils.barrier(self.ctx)
         return False
 
-    def resume(self, path: Path) -> None:
-        """Load model, optimizer, scaler, progress and RNG state from ``path`` (a checkpoint of this run)."""
-        payload = ckpt.read_checkpoint(path)
+    def resume(self, path: Path, payload: dict[str, Any]) -> None:
+        """Load model, optimizer, scaler, progress and RNG state from ``payload``, read from ``path``."""
         saved = payload["config"]
         changed = sorted(
             k
