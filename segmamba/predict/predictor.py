@@ -19,6 +19,7 @@ import nibabel as nib
 import numpy as np
 import torch
 
+from segmamba.cost.predict import PredictionCostLog
 from segmamba.errors import InputError
 from segmamba.io_utils import atomic_path
 from segmamba.predict.settings import PredictSettings
@@ -115,10 +116,12 @@ def predict_cases(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
+    costs = PredictionCostLog(out_dir, next(model.parameters()).device)  # prediction_log.json, docs/cost.md
     for case in cases:
         target = out_dir / f"{case.case_id}.nii.gz"
         start = time.monotonic()
-        labels = predict_case(model, case, roi_size, options)
+        with costs.measure(case.case_id):
+            labels = predict_case(model, case, roi_size, options)
         write_label_map(target, labels, case.affine)
         written.append(case.case_id)
         logger.info("%s: %s %s in %.1fs", case.case_id, target, labels.shape, time.monotonic() - start)

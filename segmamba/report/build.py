@@ -21,6 +21,7 @@ from segmamba.data.dataset_config import resolve_dataset
 from segmamba.data.registry import DATASETS, PAPER_ABLATION_DATASET, DatasetDefinition, dataset_label, paper_datasets
 from segmamba.errors import InputError
 from segmamba.report import paper
+from segmamba.report.cost_table import make_cost_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -308,6 +309,7 @@ ARTEFACTS: dict[str, Artefact] = {
         ),
         Artefact("training_curves", "figure", make_training_curves, "training_curves.rst", "logs, dataset"),
         Artefact("efficiency_chart", "figure", make_efficiency_chart, "efficiency.rst", "paths"),
+        Artefact("cost_table", "table", make_cost_table, "cost_table.rst", "dataset, runs"),
     )
 }  # fmt: skip
 

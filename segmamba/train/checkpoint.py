@@ -112,6 +112,7 @@ class TrainingState:
     epoch_loss_count: int = 0
     elapsed_s: float = 0.0
     last_val: dict[str, float] | None = None
+    cost: dict[str, Any] = field(default_factory=dict)  # segmamba.cost.train.TrainCostTracker.totals()
 
 
 def rng_states() -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from segmamba.cost.train import TrainCostTracker
 from segmamba.errors import ConfigError, InputError
 from segmamba.io_utils import write_json_atomic
 from segmamba.ops import scan_backend_label
@@ -164,6 +165,7 @@ class Trainer:
         """Write checkpoint_latest.pt (main process only)."""
         if not self.ctx.is_main:
             return
+        self.state.cost = self.cost.totals()  # peak memory and energy so far, carried over a resume
         payload = self.weights_payload(self.state.best_dice)
         payload.update(
             optimizer=self.optimizer.state_dict(),
@@ -210,6 +212,7 @@ class Trainer:
             "torch_version": torch.__version__,
             "scan_backend": scan_backend_label(),  # selective-scan backends that ran (None: no Mamba layer)
             "config": self.config.to_dict(),
+            "cost": self.cost.summary(self.spec, self.state.elapsed_s, self.model),  # docs/cost.md
         }
         write_json_atomic(self.out / SUMMARY, summary)
 
@@ -317,6 +320,7 @@ class Trainer:
             disable=not (self.ctx.is_main and sys.stdout.isatty()),
         )
         clock_start, elapsed_before = time.monotonic(), self.state.elapsed_s
+        self.cost = TrainCostTracker(self.device, self.ctx.world_size, self.state.cost)
         while self.state.iteration < self.total_iterations:
             batch = next(self.batches)
             torch.manual_seed(step_seed(config.seed, self.ctx.rank, self.state.iteration))

@@ -95,6 +95,7 @@ def expected_job_counts(config: dict) -> dict[str, int]:
         "evaluate": trainings,
         "report_figure4": len(trained),
         "report_training_curves": len(trained),
+        "report_cost_table": len(trained),
         "report_table2": int(any(d in active for d in ("brats2023", "aiib2023"))),
         "report_table3": int("crc500" in active),
         "report_dataset_table": sum(d not in ("brats2023", "aiib2023", "crc500") for d in active),  # your own

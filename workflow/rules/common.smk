@@ -396,6 +396,27 @@ def training_curves_inputs(wildcards):
     return report_inputs(dataset=dataset, logs=logs)
 
 
+def cost_table_runs(dataset):
+    """{model: {"train_summary": path, "predictions": folder}} of every model trained on a dataset (cost table)."""
+    return {
+        model: {
+            "train_summary": f"results/{dataset}/models/{model}/train_summary.json",
+            "predictions": f"results/{dataset}/predictions/{model}",
+        }
+        for model in models_for(dataset)
+    }
+
+
+def cost_table_files(wildcards):
+    """The files of a dataset's cost table, as a list (the rule's input)."""
+    return flat_paths(cost_table_runs(wildcards.dataset))
+
+
+def cost_table_inputs(wildcards):
+    """`--inputs` of a dataset's cost table: the dataset and its runs."""
+    return report_inputs(dataset=wildcards.dataset, runs=cost_table_runs(wildcards.dataset))
+
+
 def figure_models(dataset):
     """Models shown in a dataset's Fig. 4 panel and training curves (the compared methods, else the variants)."""
     return list(config["models"]) if dataset in active_datasets() else models_for(dataset)
@@ -533,6 +554,7 @@ def table_targets():
         names.append("table4")
     if efficiency_active():
         names.append("table5")
+    names += [f"cost_{dataset}" for dataset in trained_datasets()]  # cost tables (report_cost_table)
     return [f"results/tables/{name}.{ext}" for name in names for ext in ("csv", "md", "tex")]
 
 

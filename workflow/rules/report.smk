@@ -13,6 +13,7 @@ localrules:
     report_figure4,
     report_training_curves,
     report_efficiency_chart,
+    report_cost_table,
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -235,3 +236,33 @@ rule report_efficiency_chart:
         inputs=report_inputs(paths=efficiency_paths()),
     shell:
         "segmamba report efficiency_chart --inputs {params.inputs:q} --out {output.figure} > {log} 2>&1"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# report_cost_table: what each model's training and test prediction cost on a dataset: parameters, forward
+# FLOPs of one training patch, training time, GPUs, GPU-hours, peak GPU memory and NVML energy, inference
+# seconds, peak memory and energy per test case ("—" where not measured, e.g. GPU fields on the CPU).
+# Outputs: results/tables/cost_{dataset}.{csv,md,tex}.
+rule report_cost_table:
+    input:
+        cost_table_files,
+    output:
+        csv=report(
+            "results/tables/cost_{dataset}.csv",
+            caption="../report/cost_table.rst",
+            category="Cost",
+            subcategory="{dataset}",
+            labels={"table": "Cost", "dataset": "{dataset}"},
+        ),
+        md="results/tables/cost_{dataset}.md",
+        tex="results/tables/cost_{dataset}.tex",
+    log:
+        "results/logs/report_cost_table/{dataset}.log",
+    wildcard_constraints:
+        dataset="|".join(trained_datasets()),
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        inputs=cost_table_inputs,
+    shell:
+        "segmamba report cost_table --inputs {params.inputs:q} --out {output.csv} > {log} 2>&1"

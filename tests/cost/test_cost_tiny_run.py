@@ -1,0 +1,97 @@
+"""A tiny real training and prediction through the command line record their cost; the cost table reads them."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from segmamba.cost.predict import PREDICTION_LOG
+from segmamba.models.flops import forward_flops
+from segmamba.report.build import write_artefact
+from segmamba.report.paper import method_label
+
+TINY_SEGRESNET = {"init_filters": 8, "blocks_down": [1, 1], "blocks_up": [1]}
+GPU_FIELDS = ("gpu_name", "gpus", "gpu_hours", "peak_memory_allocated_mb", "peak_memory_reserved_mb", "energy_kwh")
+
+
+def segmamba_cli(*args: str) -> None:
+    """Run ``segmamba <args>`` in a child process with one torch thread; fail the test with its output."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    result = subprocess.run([sys.executable, "-m", "segmamba", *args], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """segresnet trained for 2 iterations on three synthetic 16³ BraTS cases, then one test case predicted."""
+    from segmamba.data.preprocess import preprocess_dataset
+    from segmamba.data.split import write_split
+    from segmamba.data.synth import write_synthetic_dataset
+
+    root = tmp_path_factory.mktemp("cost")
+    ids = write_synthetic_dataset("brats", root / "raw", cases=3, size=16, seed=0)
+    split = write_split(root / "split.json", ids)
+    preprocess_dataset("brats2023", root / "raw", root / "split.json", root / "pre")
+    split.update(train=ids[:1], val=[ids[1]], test=[ids[2]])
+    (root / "split.json").write_text(json.dumps(split))
+    run, predictions = root / "run", root / "predictions"
+    segmamba_cli(
+        "train", "--preprocessed", str(root / "pre"), "--split", str(root / "split.json"), "--model", "segresnet",
+        "--out", str(run), "--epochs", "1", "--iters-per-epoch", "2", "--patch-size", "16", "16", "16",
+        "--batch-size", "1", "--num-workers", "0", "--device", "cpu", "--model-overrides", json.dumps(TINY_SEGRESNET),
+    )  # fmt: skip
+    segmamba_cli(
+        "predict", "--checkpoint", str(run / "checkpoint_final.pt"), "--preprocessed", str(root / "pre"),
+        "--split", str(root / "split.json"), "--out", str(predictions), "--device", "cpu", "--no-tta",
+    )  # fmt: skip
+    return root, run, predictions, ids[2]
+
+
+@pytest.mark.slow
+def test_train_summary_records_the_cost_with_gpu_fields_none_on_cpu(tiny_run):
+    _, run, _, _ = tiny_run
+    summary = json.loads((run / "train_summary.json").read_text())
+    cost = summary["cost"]
+    assert cost["parameters"] == summary["parameters"] > 0
+    spec = {"name": "segresnet", "in_channels": 4, "out_channels": 4, "patch_size": [16] * 3, "overrides": {}}
+    assert cost["forward_flops"] == forward_flops({**spec, "overrides": TINY_SEGRESNET}) > 0
+    assert cost["forward_gflops"] == cost["forward_flops"] / 1e9
+    assert cost["flops_input_shape"] == [1, 4, 16, 16, 16]
+    assert cost["train_time_s"] == summary["train_time_s"] > 0 and cost["device"] == "cpu"
+    assert cost["segments"] == 1
+    assert all(cost[field] is None for field in GPU_FIELDS), {field: cost[field] for field in GPU_FIELDS}
+
+
+@pytest.mark.slow
+def test_prediction_log_has_seconds_per_case_and_no_gpu_readings_on_cpu(tiny_run):
+    _, _, predictions, test_case = tiny_run
+    log = json.loads((predictions / PREDICTION_LOG).read_text())
+    assert list(log["cases"]) == [test_case]
+    record = log["cases"][test_case]
+    assert record["seconds"] > 0 and record["device"] == "cpu"
+    assert record["peak_memory_allocated_mb"] is record["peak_memory_reserved_mb"] is record["energy_kwh"] is None
+
+
+@pytest.mark.slow
+def test_cost_table_of_the_tiny_run_says_not_measured_for_gpu_fields(tiny_run, tmp_path):
+    root, run, predictions, _ = tiny_run
+    summary = json.loads((run / "train_summary.json").read_text())
+    runs = {"segresnet": {"train_summary": str(run / "train_summary.json"), "predictions": str(predictions)}}
+    write_artefact("cost_table", {"dataset": "brats2023", "runs": runs}, tmp_path / "cost_brats2023.csv")
+    label = f"| {method_label('segresnet')} |"
+    md_row = next(line for line in (tmp_path / "cost_brats2023.md").read_text().splitlines() if label in line)
+    cells = [cell.strip() for cell in md_row.strip("|").split("|")]
+    assert len(cells) == 16
+    assert cells[1] == f"{summary['parameters'] / 1e6:.2f}" and cells[3] == "1×4×16×16×16" and cells[4] == "cpu"
+    assert [cells[i] for i in (5, 7, 8, 9, 10, 13, 14, 15)] == ["—"] * 8  # GPUs, GPU-hours, memory, energy
+    assert cells[11] == "1" and not any(cell in ("0", "0.0", "0.00") for cell in cells)
+    import pandas as pd
+
+    row = pd.read_csv(tmp_path / "cost_brats2023.csv", na_values="—").iloc[0]
+    assert math.isnan(row["GPU-hours"]) and row["Train time (h)"] == pytest.approx(summary["train_time_s"] / 3600)
