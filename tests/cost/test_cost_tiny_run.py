@@ -94,4 +94,27 @@ def test_cost_table_of_the_tiny_run_says_not_measured_for_gpu_fields(tiny_run, t
     import pandas as pd
 
     row = pd.read_csv(tmp_path / "cost_brats2023.csv", na_values="—").iloc[0]
-    assert math.isnan(row["GPU-hours"]) and row["Train time (h)"] == pytest.approx(summary["train_time_s"] / 3600)
+    assert math.isnan(row["GPU-hours"]) and row["Train time (h)"] == pytest.approx(
+        summary["train_time_s"] / 3600, rel=1e-5
+    )  # CSV: 6 digits
+
+
+@pytest.mark.slow
+def test_a_resumed_run_adds_a_segment_and_keeps_the_time_of_its_checkpoint(tiny_run, tmp_path):
+    import shutil
+
+    from segmamba.train.checkpoint import read_checkpoint
+    from segmamba.train.settings import build_settings
+    from segmamba.train.trainer import run_training
+
+    root, run, _, _ = tiny_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    saved = read_checkpoint(copy / "checkpoint_latest.pt")
+    assert saved["state"]["cost"]["segments"] == 1 and saved["state"]["cost"]["energy_kwh"] is None
+    settings = {**saved["config"], "out": str(copy)}
+    assert run_training(build_settings({}, settings)) == 0  # finished already: a segment without iterations
+    before = json.loads((run / "train_summary.json").read_text())["cost"]
+    after = json.loads((copy / "train_summary.json").read_text())["cost"]
+    assert after["segments"] == 2 and after["train_time_s"] == before["train_time_s"]
+    assert after["forward_flops"] == before["forward_flops"] and after["gpu_hours"] is None
