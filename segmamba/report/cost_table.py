@@ -34,11 +34,20 @@ COLUMNS = (
     ("Train peak reserved (MB)", 0),
     ("Train energy (kWh)", "auto"),
     ("Test cases", None),
-    ("Inference s/case", "auto"),
-    ("Inference peak alloc (MB)", 0),
-    ("Inference peak reserved (MB)", 0),
-    ("Inference energy (kWh)", "auto"),
+    ("Test s/case", "auto"),
+    ("Test peak alloc (MB)", 0),
+    ("Test peak reserved (MB)", 0),
+    ("Test energy (kWh)", "auto"),
 )
+
+#: The Markdown file shows the columns in three sections (each fits a 120-character screen), Model in each.
+MARKDOWN_SECTIONS = (
+    ("Size and training time", ("Params (M)", "Fwd GFLOPs", "FLOPs input", "Train device", "GPUs", "Train time (h)",
+                                "GPU-hours")),
+    ("Training memory and energy", ("Train peak alloc (MB)", "Train peak reserved (MB)", "Train energy (kWh)")),
+    ("Test prediction", ("Test cases", "Test s/case", "Test peak alloc (MB)", "Test peak reserved (MB)",
+                         "Test energy (kWh)")),
+)  # fmt: skip
 
 
 def format_value(value: Any, decimals: int | str | None) -> str:
@@ -84,17 +93,27 @@ def cost_row(model: str, summary: Mapping[str, Any], log: Mapping[str, Any] | No
         "Train peak reserved (MB)": cost.get("peak_memory_reserved_mb"),
         "Train energy (kWh)": cost.get("energy_kwh"),
         "Test cases": len(cases) if log is not None else None,
-        "Inference s/case": sum(seconds) / len(seconds) if seconds else None,
-        "Inference peak alloc (MB)": _max_or_none([c.get("peak_memory_allocated_mb") for c in cases]),
-        "Inference peak reserved (MB)": _max_or_none([c.get("peak_memory_reserved_mb") for c in cases]),
-        "Inference energy (kWh)": _sum_or_none([c.get("energy_kwh") for c in cases]),
+        "Test s/case": sum(seconds) / len(seconds) if seconds else None,
+        "Test peak alloc (MB)": _max_or_none([c.get("peak_memory_allocated_mb") for c in cases]),
+        "Test peak reserved (MB)": _max_or_none([c.get("peak_memory_reserved_mb") for c in cases]),
+        "Test energy (kWh)": _sum_or_none([c.get("energy_kwh") for c in cases]),
     }
 
 
 def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]], title: str, notes: Sequence[str]) -> str:
-    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join([*lines, "", *notes, ""])
+    """The table in MARKDOWN_SECTIONS, then the notes wrapped at 120 characters."""
+    import textwrap
+
+    lines = [f"# {title}"]
+    for section, names in MARKDOWN_SECTIONS:
+        keep = [0] + [header.index(name) for name in names]
+        lines += ["", f"## {section}", "", "| " + " | ".join(header[i] for i in keep) + " |"]
+        lines += ["|" + "|".join(":---" if i == 0 else "---:" for i in keep) + "|"]
+        lines += ["| " + " | ".join(row[i] for i in keep) + " |" for row in rows]
+    lines.append("")
+    for note in notes:
+        lines += textwrap.wrap(note, 120)
+    return "\n".join(lines) + "\n"
 
 
 def _latex(header: Sequence[str], rows: Sequence[Sequence[str]], title: str, label: str) -> str:
@@ -153,7 +172,7 @@ def make_cost_table(dataset: str, runs: Mapping[str, Mapping[str, str]], prefix:
         f"{NOT_MEASURED}: not measured (GPU memory, GPU-hours and energy on the CPU; energy without NVML's "
         "counter; FLOPs a model could not be counted for).",
         "Fwd GFLOPs: one forward pass of one training patch (FLOPs input), torch.utils.flop_counter with the "
-        "selective scan counted by formula. Peaks: PyTorch's allocator on the main process's GPU. Inference: "
+        "selective scan counted by formula. Peaks: PyTorch's allocator on the main process's GPU. Test: "
         "mean seconds per test case, largest peak, energy summed over the cases. Definitions: docs/cost.md.",
     ]
     import pandas as pd

@@ -84,13 +84,17 @@ def test_cost_table_of_the_tiny_run_says_not_measured_for_gpu_fields(tiny_run, t
     summary = json.loads((run / "train_summary.json").read_text())
     runs = {"segresnet": {"train_summary": str(run / "train_summary.json"), "predictions": str(predictions)}}
     write_artefact("cost_table", {"dataset": "brats2023", "runs": runs}, tmp_path / "cost_brats2023.csv")
-    label = f"| {method_label('segresnet')} |"
-    md_row = next(line for line in (tmp_path / "cost_brats2023.md").read_text().splitlines() if label in line)
-    cells = [cell.strip() for cell in md_row.strip("|").split("|")]
-    assert len(cells) == 16
-    assert cells[1] == f"{summary['parameters'] / 1e6:.2f}" and cells[3] == "1×4×16×16×16" and cells[4] == "cpu"
-    assert [cells[i] for i in (5, 7, 8, 9, 10, 13, 14, 15)] == ["—"] * 8  # GPUs, GPU-hours, memory, energy
-    assert cells[11] == "1" and not any(cell in ("0", "0.0", "0.00") for cell in cells)
+    rows = [line for line in (tmp_path / "cost_brats2023.md").read_text().splitlines() if line.startswith("| ")]
+    headers = [row for row in rows if row.startswith("| Model |")]
+    ours = [row for row in rows if row.startswith(f"| {method_label('segresnet')} |")]
+    cells = {}
+    for header, row in zip(headers, ours, strict=True):  # one row per section
+        cells.update(zip(header.strip("| ").split(" | "), row.strip("| ").split(" | "), strict=True))
+    assert len(cells) == 16 and cells["Params (M)"] == f"{summary['parameters'] / 1e6:.2f}"
+    assert cells["FLOPs input"] == "1×4×16×16×16" and cells["Train device"] == "cpu" and cells["Test cases"] == "1"
+    gpu_columns = [name for name in cells if "peak" in name or "energy" in name or name in ("GPUs", "GPU-hours")]
+    assert len(gpu_columns) == 8 and all(cells[name] == "—" for name in gpu_columns)
+    assert not any(cell in ("0", "0.0", "0.00") for cell in cells.values())
     import pandas as pd
 
     row = pd.read_csv(tmp_path / "cost_brats2023.csv", na_values="—").iloc[0]
