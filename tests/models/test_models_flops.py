@@ -130,3 +130,21 @@ def test_a_model_that_cannot_be_counted_gives_none_and_a_warning(caplog):
     with caplog.at_level("WARNING"):
         assert forward_flops(spec) is None
     assert "segresnet" in caplog.text
+
+
+def test_scans_of_a_segmamba_are_three_directions_per_mamba_layer_of_every_stage(monkeypatch):
+    from segmamba.models.blocks import tom
+    from segmamba.train.checkpoint import build_from_spec
+
+    spec = model_spec("segmamba", 4, 4, (32, 32, 32), {**TINY_MAMBA, "feat_size": [8, 16, 32, 64]})
+    total = forward_flops(spec)
+    with torch.device("meta"):
+        model = build_from_spec(spec).eval()
+    monkeypatch.setattr(tom, "selective_scan", lambda u, *args, **kwargs: torch.empty_like(u))  # uncounted
+    with torch.no_grad(), FlopCounterMode(display=False) as without_scans:
+        model(torch.empty(1, 4, 32, 32, 32, device="meta"))
+    # stage s (one Mamba layer each): (16 / 2**s)³ tokens, inner width 2 * feat_size[s], state 16; per token and
+    # channel 7 * 16 - 1 = 111, + 1 (delta_bias) + 2 (D skip) + 1 (z gate) = 115; three directions
+    expected = sum(3 * (16 // 2**s) ** 3 * 2 * width * 115 for s, width in enumerate([8, 16, 32, 64]))
+    assert expected == 30_028_800
+    assert total - without_scans.get_total_flops() == expected
