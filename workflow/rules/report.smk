@@ -265,4 +265,4 @@ rule report_cost_table:
     params:
         inputs=cost_table_inputs,
     shell:
-        "segmamba report cost_table --inputs {params.inputs:q} --out {output.csv} > {log} 2>&1"
+        "segmamba report cost_table --inputs {params.inputs:q} --out {output.csv:q} > {log:q} 2>&1"
