@@ -13,7 +13,7 @@ import importlib
 import sys
 
 from segmamba import __version__
-from segmamba.errors import InputError
+from segmamba.errors import InputError, StepError
 
 #: subcommand -> the stage module that registers it.
 SUBCOMMANDS = {
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except InputError as exc:
+    except (InputError, StepError) as exc:
         print(f"segmamba {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
