@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from segmamba.data.nifti_header import DEFAULT_MAX_VOXELS
 from segmamba.data.registry import DATASETS, SYNTHETIC_KINDS
 from segmamba.data.settings import PreprocessSettings, SynthSettings
 from segmamba.settings import add_settings_arguments, settings_values
@@ -16,6 +17,11 @@ REGIONS_HELP = (
 
 
 NAME_HELP = "the dataset's own name, shown in the output (default: the --dataset layout's name)"
+
+MAX_VOXELS_HELP = (
+    "the most voxels a volume's header may declare; a larger (or forged) header is an error before any voxel "
+    "is read (default 2^30)"
+)
 
 
 def add_dataset_args(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +57,7 @@ def register(subparsers) -> None:
     check.add_argument("--name", help=NAME_HELP)
     check.add_argument("--out", help="also write the report to this file (atomically)")
     check.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    check.add_argument("--max-voxels", type=int, default=DEFAULT_MAX_VOXELS, help=MAX_VOXELS_HELP)
     check.set_defaults(func=_check)
 
     split = subparsers.add_parser(
@@ -83,6 +90,7 @@ def register(subparsers) -> None:
         "--target-spacing", type=float, nargs=3, metavar=("X", "Y", "Z"), help="override the target spacing in mm"
     )
     preprocess.add_argument("--regions", help=REGIONS_HELP + "; training validates on them")
+    preprocess.add_argument("--max-voxels", type=int, default=DEFAULT_MAX_VOXELS, help=MAX_VOXELS_HELP)
     preprocess.set_defaults(func=_preprocess)
 
 
@@ -104,7 +112,8 @@ def _check(args) -> int:
     from segmamba.data.datasets import open_dataset
     from segmamba.io_utils import write_text_atomic
 
-    report = check_dataset(open_dataset(args.dataset, args.root), workers=args.workers, name=args.name)
+    dataset = open_dataset(args.dataset, args.root, max_voxels=args.max_voxels)
+    report = check_dataset(dataset, workers=args.workers, name=args.name)
     if report.ok:
         text = report.summary() + "\n"
     else:
@@ -141,6 +150,7 @@ def _preprocess(args) -> int:
         workers=settings.workers,
         target_spacing=args.target_spacing,
         regions=parse_regions(args.regions),
+        max_voxels=args.max_voxels,
     )
     print(f"preprocessed {len(info['case_ids'])} cases to {args.out} (target spacing {info['target_spacing']})")
     return 0

@@ -14,6 +14,7 @@ import numpy as np
 
 from segmamba.data.dataset_config import read_nnunet_dataset_json
 from segmamba.data.nifti import VolumeReadError, read_volume
+from segmamba.data.nifti_header import DEFAULT_MAX_VOXELS
 from segmamba.data.registry import AIIB2023, BRATS2023, CRC500, DATASETS, NNUNET, DatasetInfo, get_definition
 from segmamba.errors import InputError
 
@@ -44,9 +45,10 @@ class Dataset:
     info: DatasetInfo
     dataset_name = "dataset"
 
-    def __init__(self, root: str | Path, require_labels: bool = True):
+    def __init__(self, root: str | Path, require_labels: bool = True, max_voxels: int = DEFAULT_MAX_VOXELS):
         self.root = Path(root)
         self.require_labels = require_labels
+        self.max_voxels = max_voxels
         if not self.root.is_dir():
             raise InputError(f"{self.dataset_name} root {self.root} does not exist or is not a folder")
 
@@ -79,7 +81,7 @@ class Dataset:
         reference = None  # (path, shape, affine, spacing) of the first readable channel
         for path in image_paths:
             try:
-                data, affine, spacing = read_volume(path)
+                data, affine, spacing = read_volume(path, max_voxels=self.max_voxels)
             except VolumeReadError as exc:
                 problems.append(problem(case_id, path, str(exc)))
                 continue
@@ -127,7 +129,7 @@ class Dataset:
 
     def _read_label(self, case_id, path, reference) -> tuple[np.ndarray | None, list[str]]:
         try:
-            data, affine, _ = read_volume(path, dtype=None)
+            data, affine, _ = read_volume(path, dtype=None, max_voxels=self.max_voxels)
         except VolumeReadError as exc:
             return None, [problem(case_id, path, str(exc))]
         problems = self._geometry_problems(case_id, path, data.shape, affine, reference)
@@ -232,11 +234,16 @@ class NnunetDataset(Dataset):
     dataset_name = NNUNET
 
     def __init__(
-        self, root: str | Path, require_labels: bool = True, regions: dict | None = None, name: str | None = None
+        self,
+        root: str | Path,
+        require_labels: bool = True,
+        regions: dict | None = None,
+        name: str | None = None,
+        max_voxels: int = DEFAULT_MAX_VOXELS,
     ):
         if name:
             self.dataset_name = name
-        super().__init__(root, require_labels)
+        super().__init__(root, require_labels, max_voxels)
         self.file_ending, self.info = self._read_dataset_json(regions)
         self.images_dir = self.root / "imagesTr"
         if not require_labels and not self.images_dir.is_dir() and (self.root / "imagesTs").is_dir():
@@ -314,7 +321,13 @@ class CrcDataset(NnunetDataset):
 READERS = {reader.__name__: reader for reader in (BratsDataset, AiibDataset, CrcDataset, NnunetDataset)}
 
 
-def open_dataset(name: str, root: str | Path, require_labels: bool = True, regions: dict | None = None) -> Dataset:
+def open_dataset(
+    name: str,
+    root: str | Path,
+    require_labels: bool = True,
+    regions: dict | None = None,
+    max_voxels: int = DEFAULT_MAX_VOXELS,
+) -> Dataset:
     """Open a raw dataset at ``root`` with the reader of its registered layout (``segmamba.data.registry``).
 
     Any other name (a dataset of your own, ``[a-z][a-z0-9_]*``) is read as an nnU-Net v2 raw dataset under
@@ -323,14 +336,15 @@ def open_dataset(name: str, root: str | Path, require_labels: bool = True, regio
     Args:
         require_labels: when False, cases without a label file are readable (prediction on new scans).
         regions: evaluation regions of an nnU-Net dataset {name: [labels]}; None: one per foreground label.
+        max_voxels: the most voxels a volume's header may declare (a larger one is a problem of its case).
     """
     if name not in DATASETS:
         if not (Path(root) / "dataset.json").is_file():
             get_definition(name)  # raises "unknown dataset ..., choose one of ..."
-        return NnunetDataset(root, require_labels=require_labels, regions=regions, name=name)
+        return NnunetDataset(root, require_labels=require_labels, regions=regions, name=name, max_voxels=max_voxels)
     reader = READERS[DATASETS[name].reader]
     if regions:
         if reader is not NnunetDataset:
             raise InputError(f"dataset {name}: regions apply to nnunet datasets only ({name} has fixed regions)")
-        return reader(root, require_labels=require_labels, regions=regions)
-    return reader(root, require_labels=require_labels)
+        return reader(root, require_labels=require_labels, regions=regions, max_voxels=max_voxels)
+    return reader(root, require_labels=require_labels, max_voxels=max_voxels)

@@ -24,6 +24,7 @@ from scipy import ndimage
 from skimage.transform import resize
 
 from segmamba.data.datasets import Dataset, open_dataset
+from segmamba.data.nifti_header import DEFAULT_MAX_VOXELS
 from segmamba.data.parallel import map_cases
 from segmamba.data.registry import DATASETS
 from segmamba.data.split import SPLIT_KEYS, load_split, verify_split
@@ -258,13 +259,21 @@ def preprocess_case(dataset: Dataset, dataset_json: dict, out: Path, case_id: st
 
 
 def preprocess_dataset(
-    name: str, root, split_path, out, workers: int = 1, target_spacing=None, regions: dict | None = None
+    name: str,
+    root,
+    split_path,
+    out,
+    workers: int = 1,
+    target_spacing=None,
+    regions: dict | None = None,
+    max_voxels: int = DEFAULT_MAX_VOXELS,
 ) -> dict:
     """Preprocess every case of the split (fingerprint pass, then case pass); returns the dataset.json dict.
 
-    ``regions`` (nnU-Net datasets) become the dataset.json's regions, which training validates on.
+    ``regions`` (nnU-Net datasets) become the dataset.json's regions, which training validates on. Every
+    volume's header is checked (``max_voxels``, spacing) before its voxels are read, as by ``segmamba check``.
     """
-    dataset = open_dataset(name, root, regions=regions)
+    dataset = open_dataset(name, root, regions=regions, max_voxels=max_voxels)
     split = load_split(split_path)
     verify_split(split, dataset.case_ids(), source=f"split file {split_path}")
     case_ids = sorted(c for key in SPLIT_KEYS for c in split[key])
