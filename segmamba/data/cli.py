@@ -114,10 +114,11 @@ def _check(args) -> int:
 
     dataset = open_dataset(args.dataset, args.root, max_voxels=args.max_voxels)
     report = check_dataset(dataset, workers=args.workers, name=args.name)
+    warnings = "".join(f"warning: {line}\n" for line in report.warnings)
     if report.ok:
-        text = report.summary() + "\n"
+        text = report.summary() + "\n" + warnings
     else:
-        text = "".join(line + "\n" for line in report.problems)
+        text = "".join(line + "\n" for line in report.problems) + warnings
         text += f"{report.dataset}: {len(report.problems)} problem(s) in {args.root}\n"
     sys.stdout.write(text)
     if args.out:
