@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from segmamba.data.nifti_header import DEFAULT_MAX_VOXELS
 from segmamba.data.registry import DATASETS, SYNTHETIC_KINDS
@@ -97,9 +98,11 @@ def register(subparsers) -> None:
 def _synth(args) -> int:
     from segmamba.data.synth import write_synthetic_dataset
     from segmamba.errors import InputError
+    from segmamba.io_utils import remove_stale_temporaries
 
     try:
         settings = SynthSettings(**settings_values(args, SynthSettings))
+        remove_stale_temporaries(args.out)
         ids = write_synthetic_dataset(args.kind, args.out, cases=settings.cases, size=settings.size, seed=settings.seed)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
@@ -110,7 +113,7 @@ def _synth(args) -> int:
 def _check(args) -> int:
     from segmamba.data.check import check_dataset
     from segmamba.data.datasets import open_dataset
-    from segmamba.io_utils import write_text_atomic
+    from segmamba.io_utils import remove_stale_temporaries, write_text_atomic
 
     dataset = open_dataset(args.dataset, args.root, max_voxels=args.max_voxels)
     report = check_dataset(dataset, workers=args.workers, name=args.name)
@@ -122,6 +125,7 @@ def _check(args) -> int:
         text += f"{report.dataset}: {len(report.problems)} problem(s) in {args.root}\n"
     sys.stdout.write(text)
     if args.out:
+        remove_stale_temporaries(Path(args.out).parent, Path(args.out).name)
         write_text_atomic(args.out, text)
     return 0 if report.ok else 1
 
@@ -129,7 +133,9 @@ def _check(args) -> int:
 def _split(args) -> int:
     from segmamba.data.datasets import open_dataset
     from segmamba.data.split import write_split
+    from segmamba.io_utils import remove_stale_temporaries
 
+    remove_stale_temporaries(Path(args.out).parent, Path(args.out).name)
     split = write_split(args.out, open_dataset(args.dataset, args.root).case_ids(), seed=args.seed)
     print(
         f"split of {split['num_cases']} cases: {len(split['train'])} train, {len(split['val'])} val, "

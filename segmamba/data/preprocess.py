@@ -29,7 +29,7 @@ from segmamba.data.parallel import map_cases
 from segmamba.data.registry import DATASETS
 from segmamba.data.split import SPLIT_KEYS, load_split, verify_split
 from segmamba.errors import InputError
-from segmamba.io_utils import atomic_path, write_json_atomic
+from segmamba.io_utils import atomic_path, remove_stale_temporaries, write_json_atomic
 
 FORMAT_VERSION = 1
 FOREGROUND_SAMPLES_PER_CASE = 10_000
@@ -280,6 +280,7 @@ def preprocess_dataset(
     fingerprints = list(map_cases(partial(fingerprint_case, dataset), case_ids, workers, "fingerprint"))
     dataset_json, fingerprint = plan_dataset(dataset, split, fingerprints, target_spacing)
     out = Path(out)
+    remove_stale_temporaries(out)  # left by a killed earlier run; the cases are rewritten anyway
     list(map_cases(partial(preprocess_case, dataset, dataset_json, out), case_ids, workers, "preprocess"))
     write_json_atomic(out / "fingerprint.json", fingerprint)
     write_json_atomic(out / "dataset.json", dataset_json)
