@@ -9,9 +9,12 @@ import time
 import pytest
 
 from segmamba.data import check as check_module
+from segmamba.data import preprocess as preprocess_module
 from segmamba.data.check import check_dataset
 from segmamba.data.datasets import open_dataset
 from segmamba.data.parallel import map_cases
+from segmamba.data.preprocess import preprocess_dataset
+from segmamba.data.split import write_split
 from segmamba.data.synth import write_synthetic_dataset
 from segmamba.errors import WorkerDiedError
 
@@ -57,3 +60,23 @@ def test_segmamba_check_with_workers_fails_naming_the_case_of_the_killed_worker(
     monkeypatch.setattr(check_module, "_check_one", check_one_or_die)
     with pytest.raises(WorkerDiedError, match=rf"^check: .* held case {planted} \("):
         check_dataset(dataset, workers=2)
+
+
+def preprocess_or_die(dataset, dataset_json, out, case_id):
+    """preprocess's per-case function, except that the worker dies on the planted case."""
+    if case_id.endswith("001"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original_preprocess_case(dataset, dataset_json, out, case_id)
+
+
+original_preprocess_case = preprocess_module.preprocess_case
+
+
+def test_preprocess_with_workers_fails_naming_the_case_and_writes_no_dataset_json(tmp_path, monkeypatch):
+    root = tmp_path / "raw"
+    write_synthetic_dataset("crc", root, cases=4, size=16, seed=1)
+    write_split(tmp_path / "split.json", open_dataset("crc500", root).case_ids())
+    monkeypatch.setattr(preprocess_module, "preprocess_case", preprocess_or_die)
+    with pytest.raises(WorkerDiedError, match=r"^preprocess: .* held case CRC_001 \("):
+        preprocess_dataset("crc500", root, tmp_path / "split.json", tmp_path / "pre", workers=2)
+    assert not (tmp_path / "pre" / "dataset.json").exists()  # training refuses the folder
