@@ -48,18 +48,21 @@ def test_status_of_a_finished_and_a_half_finished_run(tmp_path, capsys):
         summary={"dataset": "brats2023", "iterations_per_epoch": 5, "train_time_s": 100.4, "collapsed": False},
     )
     plant_run(models / "unet", "unet", epochs=10, history=[row(1, 25, 0.2, 30.0), row(2, 25, None, 60.0)])
+    plant_run(models / "unetr", "unetr", epochs=3, history=[])  # just started: no epoch finished yet
     (results / "tables").mkdir()
     (results / "tables" / "table2.csv").write_text("x\n")
     (results / "tables" / "table5.md").write_text("x\n")
 
     lines = status_lines(results, capsys)
-    header, finished, running = (re.split(r"\s{2,}", line) for line in lines[:3])
+    header, finished, running, started = (re.split(r"\s{2,}", line) for line in lines[:4])
     assert header == ["dataset", "model", "seed", "fold", "iteration", "val Dice", "elapsed", "ETA", "collapsed",
                       "finished"]  # fmt: skip
     assert finished == ["brats2023", "segresnet", "3", "-", "20/20", "0.7123", "0:01:40", "0:00:00", "no", "yes"]
     # 50 of 250 iterations in 60 s: 200 more take 240 s
     assert running[:9] == ["brats2023", "unet", "3", "-", "50/250", "0.2000", "0:01:00", "0:04:00", "-"]
     assert running[9].startswith("no (updated 0:00:0")
+    # the settings' default 250 iterations per epoch (one process) x 3 epochs
+    assert started[:9] == ["brats2023", "unetr", "3", "-", "0/750", "-", "-", "-", "-"]
     assert "  brats2023: tables/table2.csv" in lines
     assert "  (all datasets): tables/table5.md" in lines
 
@@ -107,7 +110,7 @@ def test_status_of_real_tiny_trainings_one_stopped_half_way(tmp_path, capsys):
 
         @property
         def requested(self) -> bool:
-            return trainer.state.iteration >= 2
+            return (trainer.out / "train_log.csv").is_file()
 
     assert trainer.train(StopAfterFirstEpoch()) != 0
     trainer.batches.close()

@@ -65,6 +65,17 @@ def read_settings(path: Path) -> dict:
     return settings
 
 
+def read_json(path: Path) -> dict:
+    """A JSON object from ``path``; InputError naming the file when it is not one."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: cannot read it as JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a JSON object")
+    return data
+
+
 def run_dataset(folder: Path, settings: dict, summary: dict) -> str:
     """The dataset of a run: its summary's, the workflow layout's (``<dataset>/models/<model>``) or its data's."""
     if summary.get("dataset"):
@@ -73,7 +84,7 @@ def run_dataset(folder: Path, settings: dict, summary: dict) -> str:
         return folder.parent.parent.name
     dataset_json = Path(str(settings.get("preprocessed", ""))) / "dataset.json"
     if dataset_json.is_file():
-        return str(json.loads(dataset_json.read_text()).get("name", "?"))
+        return str(read_json(dataset_json).get("name", "?"))
     return "?"
 
 
@@ -82,13 +93,15 @@ def read_run(folder: Path, now: float | None = None) -> RunStatus:
     settings = read_settings(folder / SETTINGS_FILE)
     rows = read_log(folder / LOG_FILE)
     summary_path = folder / SUMMARY_FILE
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    summary = read_json(summary_path) if summary_path.is_file() else {}
     finished = (folder / FINAL_CHECKPOINT).is_file() and bool(summary)
     last = rows[-1] if rows else {}
     iteration = int(last.get("iteration") or 0)
     per_epoch = summary.get("iterations_per_epoch")
     if per_epoch is None and last and int(last["epoch"]):
         per_epoch = iteration // int(last["epoch"])
+    if per_epoch is None:  # no epoch finished yet: the settings' value, as for one process
+        per_epoch = settings.get("iters_per_epoch")
     total = int(settings["epochs"]) * int(per_epoch) if per_epoch and "epochs" in settings else None
     dice = [float(row["val_dice"]) for row in rows if row.get("val_dice")]
     elapsed = summary.get("train_time_s", float(last["time"]) if last.get("time") else None)
