@@ -54,7 +54,9 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
         with zipfile.ZipFile(path) as archive:
             manifest = json.loads(archive.read(MANIFEST))
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as exc:
-        raise InputError(f"model bundle {path}: not a segmamba-bench bundle ({exc})") from exc
+        raise InputError(
+            f"model {path}: not a segmamba-bench bundle ({exc}); give a run folder or a bundle of segmamba export"
+        ) from exc
     if manifest.get("format") != BUNDLE_FORMAT:
         raise InputError(f"model bundle {path}: format {manifest.get('format')!r}, expected {BUNDLE_FORMAT!r}")
     missing = [key for key in REQUIRED_KEYS if key not in manifest]

@@ -15,6 +15,8 @@ from segmamba.errors import InputError
 
 #: The split/dataset mode's flags that the folder mode replaces (required only in that mode).
 DATASET_MODE_FLAGS = ("checkpoint", "preprocessed", "out")
+#: Options of the split/dataset mode only.
+DATASET_MODE_OPTIONS = ("split", "dataset", "root")
 
 
 def add_folder_mode(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +52,9 @@ def check_mode(args: argparse.Namespace) -> None:
     if args.model:
         if args.input is None or args.output is None:
             raise InputError("--model needs -i IN_DIR and -o OUT_DIR")
-        given = [f"--{flag}" for flag in DATASET_MODE_FLAGS if getattr(args, flag) is not None]
+        given = [
+            f"--{flag}" for flag in (*DATASET_MODE_FLAGS, *DATASET_MODE_OPTIONS) if getattr(args, flag) is not None
+        ]
         if given:
             raise InputError(f"--model (folder mode) does not take {', '.join(given)}")
         return

@@ -147,5 +147,9 @@ def test_a_failing_case_is_named_and_the_others_are_still_written(model, tmp_pat
 def test_folder_mode_and_dataset_mode_flags_do_not_mix(model, tmp_path, capsys):
     assert predict("--model", model, "-i", tmp_path) == 2
     assert "--model needs -i IN_DIR and -o OUT_DIR" in capsys.readouterr().err
+    assert predict("--model", model, "-i", tmp_path, "-o", tmp_path / "out", "--split", tmp_path / "split.json") == 2
+    assert "--model (folder mode) does not take --split" in capsys.readouterr().err
+    assert predict("--model", model / "checkpoint_final.pt", "-i", tmp_path, "-o", tmp_path / "out") == 2
+    assert "not a segmamba-bench bundle" in capsys.readouterr().err
     assert predict("--out", tmp_path) == 2
     assert "give --checkpoint, --preprocessed" in capsys.readouterr().err
