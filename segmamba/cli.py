@@ -28,6 +28,9 @@ SUBCOMMANDS = {
     "evaluate": "segmamba.evaluate.cli",
     "efficiency": "segmamba.efficiency.cli",
     "report": "segmamba.report.cli",
+    "export": "segmamba.bundle.cli",
+    "import-published": "segmamba.bundle.cli",
+    "status": "segmamba.status.cli",
 }
 
 
