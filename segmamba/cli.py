@@ -13,7 +13,7 @@ import importlib
 import sys
 
 from segmamba import __version__
-from segmamba.errors import InputError
+from segmamba.errors import InputError, StepError
 
 #: subcommand -> the stage module that registers it.
 SUBCOMMANDS = {
@@ -28,6 +28,9 @@ SUBCOMMANDS = {
     "evaluate": "segmamba.evaluate.cli",
     "efficiency": "segmamba.efficiency.cli",
     "report": "segmamba.report.cli",
+    "export": "segmamba.bundle.cli",
+    "import-published": "segmamba.bundle.cli",
+    "status": "segmamba.status.cli",
 }
 
 
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except InputError as exc:
+    except (InputError, StepError) as exc:
         print(f"segmamba {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

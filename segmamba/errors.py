@@ -10,3 +10,18 @@ class InputError(Exception):
 
 class ConfigError(InputError):
     """An invalid configuration value or combination of options."""
+
+
+class StepError(Exception):
+    """A step could not finish for a reason outside its input: a worker process was killed, the disk is full.
+
+    The message names the step and the case, or the file that could not be written.
+    """
+
+
+class WorkerDiedError(StepError):
+    """A worker process of a parallel step died (e.g. SIGKILL from the out-of-memory killer)."""
+
+
+class OutputWriteError(StepError, OSError):
+    """Writing a file failed (e.g. ENOSPC, no space left on the device); the message names the path."""

@@ -138,19 +138,52 @@ def normalise_settings(block: dict[str, Any], settings_class: type, source: str)
     """Field values from a settings mapping whose keys are field or flag names (``no-amp: true`` = amp off).
 
     Raises:
-        ConfigError: a key that names no field of ``settings_class`` (naming ``source``).
+        ConfigError: a key that names no field of ``settings_class``, or a value of the wrong type (``"8"`` for
+            an integer, ``"false"`` for a boolean), naming ``source`` and the key.
     """
     names = {f.name for f in dataclasses.fields(settings_class)}
+    hints = typing.get_type_hints(settings_class)
     values: dict[str, Any] = {}
     for key, value in block.items():
         name = str(key).strip().lstrip("-").replace("-", "_")
         if name.startswith("no_") and name[3:] in names and name not in names:
-            values[name[3:]] = not bool(value)
+            _check_type(value, bool, f"{source}: setting {key!r}")
+            values[name[3:]] = not value
         elif name in names:
+            _check_type(value, hints[name], f"{source}: setting {key!r}")
             values[name] = value
         else:
             raise ConfigError(f"{source}: unknown setting {key!r} (known: {', '.join(sorted(names))})")
     return values
+
+
+def _check_type(value: Any, annotation: Any, where: str) -> None:
+    """Raise ConfigError naming ``where`` unless ``value`` fits the field type ``annotation``.
+
+    A tuple field also takes one item (e.g. a cubic patch size), a dict field its JSON text.
+    """
+    if value is None and _base_type(annotation) is not annotation:
+        return  # an optional field
+    kind = _base_type(annotation)
+    origin = typing.get_origin(kind)
+    if origin is tuple:
+        items = value if isinstance(value, list | tuple) else [value]
+        for item in items:
+            _check_type(item, typing.get_args(kind)[0], where)
+        return
+    expected = {
+        bool: (bool, "true or false"),
+        int: (int, "an integer"),
+        float: ((int, float), "a number"),
+        str: (str, "a string"),
+    }.get(kind)
+    if kind is dict or origin is dict:
+        expected = ((dict, str), "a JSON object")
+    if expected is None:
+        return
+    types_, described = expected
+    if not isinstance(value, types_) or (kind is not bool and isinstance(value, bool)):
+        raise ConfigError(f"{where} must be {described}, got {value!r}")
 
 
 def settings_values(args: argparse.Namespace | dict[str, Any], settings_class: type) -> dict[str, Any]:

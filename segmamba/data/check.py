@@ -7,6 +7,7 @@ from functools import partial
 
 import numpy as np
 
+from segmamba.data.dataset_json import empty_validation_warning, split_size_problem
 from segmamba.data.datasets import Dataset, problem
 from segmamba.data.parallel import map_cases
 
@@ -18,6 +19,7 @@ class CheckReport:
     dataset: str
     num_cases: int
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     shapes: list[tuple[int, ...]] = field(default_factory=list)
     spacings: list[tuple[float, ...]] = field(default_factory=list)
     label_values: set[int] = field(default_factory=set)
@@ -50,12 +52,16 @@ def _check_one(dataset: Dataset, case_id: str) -> tuple[list[str], tuple | None,
 
 
 def check_dataset(dataset: Dataset, workers: int = 1, name: str | None = None) -> CheckReport:
-    """Read every case of ``dataset`` and collect all problems (nothing is raised for bad cases).
+    """Read every case of ``dataset`` and collect all problems (nothing is raised for bad cases), including a
+    dataset too small for the train/val/test split; skipped hidden files and an empty validation set are warnings.
 
     ``name``: the dataset's own name in the report (default: its reader's, e.g. ``nnunet``).
     """
     case_ids = dataset.case_ids()
     report = CheckReport(name or dataset.info.name, len(case_ids), problems=dataset.layout_problems())
+    report.problems += [line for line in [split_size_problem(report.dataset, len(case_ids))] if line]
+    report.warnings = dataset.layout_warnings()
+    report.warnings += [line for line in [empty_validation_warning(report.dataset, len(case_ids))] if line]
     for problems, shape, spacing, values in map_cases(partial(_check_one, dataset), case_ids, workers, "check"):
         report.problems += problems
         if shape is not None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from segmamba.data.nifti_header import DEFAULT_MAX_VOXELS
 from segmamba.data.registry import DATASETS, SYNTHETIC_KINDS
 from segmamba.data.settings import PreprocessSettings, SynthSettings
 from segmamba.settings import add_settings_arguments, settings_values
@@ -16,6 +18,11 @@ REGIONS_HELP = (
 
 
 NAME_HELP = "the dataset's own name, shown in the output (default: the --dataset layout's name)"
+
+MAX_VOXELS_HELP = (
+    "the most voxels a volume's header may declare; a larger (or forged) header is an error before any voxel "
+    "is read (default 2^30)"
+)
 
 
 def add_dataset_args(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +58,7 @@ def register(subparsers) -> None:
     check.add_argument("--name", help=NAME_HELP)
     check.add_argument("--out", help="also write the report to this file (atomically)")
     check.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    check.add_argument("--max-voxels", type=int, default=DEFAULT_MAX_VOXELS, help=MAX_VOXELS_HELP)
     check.set_defaults(func=_check)
 
     split = subparsers.add_parser(
@@ -83,15 +91,18 @@ def register(subparsers) -> None:
         "--target-spacing", type=float, nargs=3, metavar=("X", "Y", "Z"), help="override the target spacing in mm"
     )
     preprocess.add_argument("--regions", help=REGIONS_HELP + "; training validates on them")
+    preprocess.add_argument("--max-voxels", type=int, default=DEFAULT_MAX_VOXELS, help=MAX_VOXELS_HELP)
     preprocess.set_defaults(func=_preprocess)
 
 
 def _synth(args) -> int:
     from segmamba.data.synth import write_synthetic_dataset
     from segmamba.errors import InputError
+    from segmamba.io_utils import remove_stale_temporaries
 
     try:
         settings = SynthSettings(**settings_values(args, SynthSettings))
+        remove_stale_temporaries(args.out)
         ids = write_synthetic_dataset(args.kind, args.out, cases=settings.cases, size=settings.size, seed=settings.seed)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
@@ -102,16 +113,19 @@ def _synth(args) -> int:
 def _check(args) -> int:
     from segmamba.data.check import check_dataset
     from segmamba.data.datasets import open_dataset
-    from segmamba.io_utils import write_text_atomic
+    from segmamba.io_utils import remove_stale_temporaries, write_text_atomic
 
-    report = check_dataset(open_dataset(args.dataset, args.root), workers=args.workers, name=args.name)
+    dataset = open_dataset(args.dataset, args.root, max_voxels=args.max_voxels)
+    report = check_dataset(dataset, workers=args.workers, name=args.name)
+    warnings = "".join(f"warning: {line}\n" for line in report.warnings)
     if report.ok:
-        text = report.summary() + "\n"
+        text = report.summary() + "\n" + warnings
     else:
-        text = "".join(line + "\n" for line in report.problems)
+        text = "".join(line + "\n" for line in report.problems) + warnings
         text += f"{report.dataset}: {len(report.problems)} problem(s) in {args.root}\n"
     sys.stdout.write(text)
     if args.out:
+        remove_stale_temporaries(Path(args.out).parent, Path(args.out).name)
         write_text_atomic(args.out, text)
     return 0 if report.ok else 1
 
@@ -119,7 +133,9 @@ def _check(args) -> int:
 def _split(args) -> int:
     from segmamba.data.datasets import open_dataset
     from segmamba.data.split import write_split
+    from segmamba.io_utils import remove_stale_temporaries
 
+    remove_stale_temporaries(Path(args.out).parent, Path(args.out).name)
     split = write_split(args.out, open_dataset(args.dataset, args.root).case_ids(), seed=args.seed)
     print(
         f"split of {split['num_cases']} cases: {len(split['train'])} train, {len(split['val'])} val, "
@@ -141,6 +157,7 @@ def _preprocess(args) -> int:
         workers=settings.workers,
         target_spacing=args.target_spacing,
         regions=parse_regions(args.regions),
+        max_voxels=args.max_voxels,
     )
     print(f"preprocessed {len(info['case_ids'])} cases to {args.out} (target spacing {info['target_spacing']})")
     return 0

@@ -13,11 +13,11 @@ import json
 import re
 from pathlib import Path
 
+from segmamba.data.dataset_json import load_dataset_json, split_size_problem, training_file_problems
 from segmamba.data.registry import (
     DATASETS,
     MEAN_SUFFIX,
     NAME_PATTERN,
-    NIFTI_ENDINGS,
     NNUNET,
     RESERVED_NAMES,
     DatasetDefinition,
@@ -39,30 +39,15 @@ def read_nnunet_dataset_json(
         name: the info's name.
 
     Raises:
-        InputError: the file is missing or invalid, or a region names an unknown label; the message names
-            the dataset folder and the file.
+        InputError: the file is missing or invalid (one line per problem, see
+            :func:`~segmamba.data.dataset_json.load_dataset_json`), or a region names an unknown label; the
+            message names the dataset folder, the file and the key.
     """
-    path = Path(root) / "dataset.json"
-    where = f"dataset {root}: file {path}"
-    if not path.is_file():
-        raise InputError(f"{where}: missing (nnU-Net v2 raw datasets need dataset.json)")
-    try:
-        meta = json.loads(path.read_text())
-        channels = meta["channel_names"]
-        labels = meta["labels"]
-        channel_names = tuple(channels[k] for k in sorted(channels, key=int))
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InputError(f"{where}: not a valid nnU-Net v2 dataset.json ({exc})") from exc
+    meta, where = load_dataset_json(root)
+    channels, labels = meta["channel_names"], meta["labels"]
+    channel_names = tuple(channels[str(i)] for i in range(len(channels)))
     ending = meta.get("file_ending", ".nii.gz")
-    if ending not in NIFTI_ENDINGS:
-        raise InputError(f"{where}: file_ending {ending!r} is not supported (only NIfTI: {', '.join(NIFTI_ENDINGS)})")
-    if any(not isinstance(v, int) for v in labels.values()):
-        raise InputError(f"{where}: region-based labels are not supported (give regions in the config instead)")
     label_names = {int(v): k for k, v in labels.items()}
-    if sorted(label_names) != list(range(len(label_names))) or len(label_names) < 2:
-        raise InputError(
-            f"{where}: labels must be consecutive integers 0..K-1 with a background 0, got {sorted(label_names)}"
-        )
     modality = "CT" if all(c.upper() == "CT" for c in channel_names) else "MRI"
     regions = label_regions(label_names) if not regions else _checked_regions(regions, label_names, where)
     _check_column_keys(regions, where)
@@ -136,7 +121,8 @@ def resolve_dataset(name: str, entry: dict) -> DatasetDefinition:
         try:
             _, info = read_nnunet_dataset_json(root, entry.get("regions"), name)
         except InputError as exc:
-            raise ConfigError(f"{key}: {exc}") from None
+            raise ConfigError("\n".join(f"{key}: {line}" for line in str(exc).splitlines())) from None
+        _check_training_files(key, name, root)
         changes["info"] = info
     if entry.get("target_spacing"):
         changes["target_spacing"] = tuple(float(s) for s in entry["target_spacing"])
@@ -144,6 +130,19 @@ def resolve_dataset(name: str, entry: dict) -> DatasetDefinition:
         changes.update(synthetic_kind=None, paper_table=None, paper_values=None, paper_note=None)
         changes.update(ablation_paper_values=None)
     return dataclasses.replace(base, **changes)
+
+
+def _check_training_files(key: str, name: str, root: str) -> None:
+    """numTraining, file_ending and the split's size against the files, while the workflow parses (dry run)."""
+    meta, where = load_dataset_json(root)
+    problems = training_file_problems(root, meta, where)
+    ending = meta.get("file_ending", ".nii.gz")
+    cases = [p for p in (Path(root) / "imagesTr").glob(f"*_0000{ending}") if not p.name.startswith(".")]
+    if cases:
+        problems.append(split_size_problem(name, len(cases)))
+    problems = [f"{key}: {line}" for line in problems if line]
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def parse_regions(text: str | None) -> dict[str, list[int]] | None:

@@ -13,8 +13,19 @@ from pathlib import Path
 import numpy as np
 
 from segmamba.data.dataset_config import read_nnunet_dataset_json
+from segmamba.data.dataset_json import load_dataset_json, training_file_problems
 from segmamba.data.nifti import VolumeReadError, read_volume
-from segmamba.data.registry import AIIB2023, BRATS2023, CRC500, DATASETS, NNUNET, DatasetInfo, get_definition
+from segmamba.data.nifti_header import DEFAULT_MAX_VOXELS
+from segmamba.data.registry import (
+    AIIB2023,
+    BRATS2023,
+    CRC500,
+    DATASETS,
+    NIFTI_ENDINGS,
+    NNUNET,
+    DatasetInfo,
+    get_definition,
+)
 from segmamba.errors import InputError
 
 AFFINE_TOLERANCE_MM = 1e-3
@@ -44,9 +55,10 @@ class Dataset:
     info: DatasetInfo
     dataset_name = "dataset"
 
-    def __init__(self, root: str | Path, require_labels: bool = True):
+    def __init__(self, root: str | Path, require_labels: bool = True, max_voxels: int = DEFAULT_MAX_VOXELS):
         self.root = Path(root)
         self.require_labels = require_labels
+        self.max_voxels = max_voxels
         if not self.root.is_dir():
             raise InputError(f"{self.dataset_name} root {self.root} does not exist or is not a folder")
 
@@ -61,6 +73,18 @@ class Dataset:
     def layout_problems(self) -> list[str]:
         """Problems with the folder as a whole (e.g. label files without an image); empty by default."""
         return []
+
+    def layout_warnings(self) -> list[str]:
+        """Files that are skipped on purpose, one line each naming the file (hidden files)."""
+        return [
+            f"file {path}: hidden file skipped (a name starting with '.' is not a case, e.g. a macOS ._ file)"
+            for folder in self.case_folders()
+            for path in _hidden(folder)
+        ]
+
+    def case_folders(self) -> list[Path]:
+        """The folders whose files are cases (where hidden files are reported)."""
+        return [self.root]
 
     def label_value_hint(self, unexpected: list[int]) -> str:
         """Extra advice appended to an unexpected-label message (dataset specific)."""
@@ -79,7 +103,7 @@ class Dataset:
         reference = None  # (path, shape, affine, spacing) of the first readable channel
         for path in image_paths:
             try:
-                data, affine, spacing = read_volume(path)
+                data, affine, spacing = read_volume(path, max_voxels=self.max_voxels)
             except VolumeReadError as exc:
                 problems.append(problem(case_id, path, str(exc)))
                 continue
@@ -127,7 +151,7 @@ class Dataset:
 
     def _read_label(self, case_id, path, reference) -> tuple[np.ndarray | None, list[str]]:
         try:
-            data, affine, _ = read_volume(path, dtype=None)
+            data, affine, _ = read_volume(path, dtype=None, max_voxels=self.max_voxels)
         except VolumeReadError as exc:
             return None, [problem(case_id, path, str(exc))]
         problems = self._geometry_problems(case_id, path, data.shape, affine, reference)
@@ -193,6 +217,10 @@ class AiibDataset(Dataset):
     dataset_name = AIIB2023.name
     info = AIIB2023.info
 
+    def case_folders(self) -> list[Path]:
+        """``img/`` and ``gt/``."""
+        return [self.root / "img", self.root / "gt"]
+
     def case_ids(self) -> list[str]:
         """Sorted file stems of ``img/*.nii.gz``."""
         return self._require_cases(_stems(self.root / "img"), self.root / "img")
@@ -209,6 +237,12 @@ class AiibDataset(Dataset):
             problem(stem, self.root / "gt" / f"{stem}.nii.gz", "label file without an image in img/")
             for stem in sorted(set(_stems(self.root / "gt")) - images)
         ]
+
+
+def _hidden(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith(NIFTI_ENDINGS))
 
 
 def _stems(folder: Path, ending: str = ".nii.gz") -> list[str]:
@@ -232,11 +266,16 @@ class NnunetDataset(Dataset):
     dataset_name = NNUNET
 
     def __init__(
-        self, root: str | Path, require_labels: bool = True, regions: dict | None = None, name: str | None = None
+        self,
+        root: str | Path,
+        require_labels: bool = True,
+        regions: dict | None = None,
+        name: str | None = None,
+        max_voxels: int = DEFAULT_MAX_VOXELS,
     ):
         if name:
             self.dataset_name = name
-        super().__init__(root, require_labels)
+        super().__init__(root, require_labels, max_voxels)
         self.file_ending, self.info = self._read_dataset_json(regions)
         self.images_dir = self.root / "imagesTr"
         if not require_labels and not self.images_dir.is_dir() and (self.root / "imagesTs").is_dir():
@@ -249,14 +288,20 @@ class NnunetDataset(Dataset):
     def case_ids(self) -> list[str]:
         """Sorted case identifiers: files ``<case>_0000<ending>`` in the images folder."""
         suffix = "_0000" + self.file_ending
-        return self._require_cases(
-            [
-                s[: -len("_0000")]
-                for s in _stems(self.images_dir, self.file_ending)
-                if (s + self.file_ending).endswith(suffix)
-            ],
-            self.images_dir,
-        )
+        ids = [
+            s[: -len("_0000")]
+            for s in _stems(self.images_dir, self.file_ending)
+            if (s + self.file_ending).endswith(suffix)
+        ]
+        if not ids and (self.root / "dataset.json").is_file():
+            hints = training_file_problems(self.root, *load_dataset_json(self.root))
+            if hints:
+                raise InputError(f"no {self.info.name} cases found in {self.images_dir}; " + "; ".join(hints))
+        return self._require_cases(ids, self.images_dir)
+
+    def case_folders(self) -> list[Path]:
+        """The images and labels folders."""
+        return [self.images_dir, self.labels_dir]
 
     def case_files(self, case_id: str) -> tuple[list[Path], Path | None]:
         """One image file per channel and the label file."""
@@ -265,9 +310,12 @@ class NnunetDataset(Dataset):
         return images, (label if self.require_labels or label.exists() else None)
 
     def layout_problems(self) -> list[str]:
-        """Image files with an unknown channel index, and label files without an image."""
+        """numTraining and file_ending against the files, image files with an unknown channel index, and label
+        files without an image."""
         cases = set(self.case_ids())
         problems = []
+        if self.require_labels and (self.root / "dataset.json").is_file():
+            problems += training_file_problems(self.root, *load_dataset_json(self.root))
         for stem in _stems(self.images_dir, self.file_ending):
             case_id, _, channel = stem.rpartition("_")
             if not channel.isdigit() or int(channel) >= len(self.info.channel_names) or case_id not in cases:
@@ -314,7 +362,13 @@ class CrcDataset(NnunetDataset):
 READERS = {reader.__name__: reader for reader in (BratsDataset, AiibDataset, CrcDataset, NnunetDataset)}
 
 
-def open_dataset(name: str, root: str | Path, require_labels: bool = True, regions: dict | None = None) -> Dataset:
+def open_dataset(
+    name: str,
+    root: str | Path,
+    require_labels: bool = True,
+    regions: dict | None = None,
+    max_voxels: int = DEFAULT_MAX_VOXELS,
+) -> Dataset:
     """Open a raw dataset at ``root`` with the reader of its registered layout (``segmamba.data.registry``).
 
     Any other name (a dataset of your own, ``[a-z][a-z0-9_]*``) is read as an nnU-Net v2 raw dataset under
@@ -323,14 +377,15 @@ def open_dataset(name: str, root: str | Path, require_labels: bool = True, regio
     Args:
         require_labels: when False, cases without a label file are readable (prediction on new scans).
         regions: evaluation regions of an nnU-Net dataset {name: [labels]}; None: one per foreground label.
+        max_voxels: the most voxels a volume's header may declare (a larger one is a problem of its case).
     """
     if name not in DATASETS:
         if not (Path(root) / "dataset.json").is_file():
             get_definition(name)  # raises "unknown dataset ..., choose one of ..."
-        return NnunetDataset(root, require_labels=require_labels, regions=regions, name=name)
+        return NnunetDataset(root, require_labels=require_labels, regions=regions, name=name, max_voxels=max_voxels)
     reader = READERS[DATASETS[name].reader]
     if regions:
         if reader is not NnunetDataset:
             raise InputError(f"dataset {name}: regions apply to nnunet datasets only ({name} has fixed regions)")
-        return reader(root, require_labels=require_labels, regions=regions)
-    return reader(root, require_labels=require_labels)
+        return reader(root, require_labels=require_labels, regions=regions, max_voxels=max_voxels)
+    return reader(root, require_labels=require_labels, max_voxels=max_voxels)

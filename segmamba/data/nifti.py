@@ -7,6 +7,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from segmamba.data.nifti_header import DEFAULT_MAX_VOXELS, HeaderError, check_header
 from segmamba.io_utils import atomic_path
 
 
@@ -14,32 +15,42 @@ class VolumeReadError(Exception):
     """A NIfTI file that is missing, unreadable or not a 3D volume (message says which)."""
 
 
-def read_volume(path: Path, dtype=np.float32) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
-    """Read a 3D NIfTI volume.
+def read_volume(
+    path: Path, dtype=np.float32, max_voxels: int = DEFAULT_MAX_VOXELS
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
+    """Read a 3D NIfTI volume, after checking its header (:func:`~segmamba.data.nifti_header.check_header`).
 
     Returns:
         (array in nibabel voxel order cast to ``dtype`` (``None`` keeps the stored type), affine 4x4,
         spacing in mm rounded to 1e-5).
 
     Raises:
-        VolumeReadError: file missing, corrupt, or not 3D (a trailing singleton 4th axis is dropped).
+        VolumeReadError: file missing, corrupt, not 3D (a trailing singleton 4th axis is dropped), of a
+            non-real voxel type, declaring more voxels than ``max_voxels`` or than the file holds, or with an
+            implausible spacing or one that disagrees with the affine. The message is one line.
     """
     path = Path(path)
     if not path.is_file():
         raise VolumeReadError("missing file")
     try:
-        image = nib.load(str(path))
+        image = nib.load(str(path))  # the header only; no voxel is read yet
+        check_header(path, image.header, image.affine, max_voxels)
         data = np.asanyarray(image.dataobj)
+    except HeaderError as exc:
+        raise VolumeReadError(str(exc)) from exc
     except Exception as exc:  # nibabel raises many types for truncated or foreign files
-        raise VolumeReadError(f"corrupt or unreadable NIfTI ({type(exc).__name__}: {exc})") from exc
+        raise VolumeReadError(_one_line(f"corrupt or unreadable NIfTI ({type(exc).__name__}: {exc})")) from exc
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
-    if data.ndim != 3:
-        raise VolumeReadError(f"expected a 3D volume, got shape {tuple(data.shape)}")
     if dtype is not None:
         data = data.astype(dtype, copy=False)
     spacing = tuple(round(float(z), 5) for z in image.header.get_zooms()[:3])  # headers store float32
     return data, np.asarray(image.affine, dtype=np.float64), spacing
+
+
+def _one_line(message: str) -> str:
+    """``message`` with its line breaks replaced by spaces (one problem, one line)."""
+    return " ".join(message.split())
 
 
 def write_volume(path: Path, data: np.ndarray, affine: np.ndarray) -> None:

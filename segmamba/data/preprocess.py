@@ -24,11 +24,12 @@ from scipy import ndimage
 from skimage.transform import resize
 
 from segmamba.data.datasets import Dataset, open_dataset
+from segmamba.data.nifti_header import DEFAULT_MAX_VOXELS
 from segmamba.data.parallel import map_cases
 from segmamba.data.registry import DATASETS
 from segmamba.data.split import SPLIT_KEYS, load_split, verify_split
 from segmamba.errors import InputError
-from segmamba.io_utils import atomic_path, write_json_atomic
+from segmamba.io_utils import atomic_path, remove_stale_temporaries, write_json_atomic
 
 FORMAT_VERSION = 1
 FOREGROUND_SAMPLES_PER_CASE = 10_000
@@ -258,19 +259,28 @@ def preprocess_case(dataset: Dataset, dataset_json: dict, out: Path, case_id: st
 
 
 def preprocess_dataset(
-    name: str, root, split_path, out, workers: int = 1, target_spacing=None, regions: dict | None = None
+    name: str,
+    root,
+    split_path,
+    out,
+    workers: int = 1,
+    target_spacing=None,
+    regions: dict | None = None,
+    max_voxels: int = DEFAULT_MAX_VOXELS,
 ) -> dict:
     """Preprocess every case of the split (fingerprint pass, then case pass); returns the dataset.json dict.
 
-    ``regions`` (nnU-Net datasets) become the dataset.json's regions, which training validates on.
+    ``regions`` (nnU-Net datasets) become the dataset.json's regions, which training validates on. Every
+    volume's header is checked (``max_voxels``, spacing) before its voxels are read, as by ``segmamba check``.
     """
-    dataset = open_dataset(name, root, regions=regions)
+    dataset = open_dataset(name, root, regions=regions, max_voxels=max_voxels)
     split = load_split(split_path)
     verify_split(split, dataset.case_ids(), source=f"split file {split_path}")
     case_ids = sorted(c for key in SPLIT_KEYS for c in split[key])
     fingerprints = list(map_cases(partial(fingerprint_case, dataset), case_ids, workers, "fingerprint"))
     dataset_json, fingerprint = plan_dataset(dataset, split, fingerprints, target_spacing)
     out = Path(out)
+    remove_stale_temporaries(out)  # left by a killed earlier run; the cases are rewritten anyway
     list(map_cases(partial(preprocess_case, dataset, dataset_json, out), case_ids, workers, "preprocess"))
     write_json_atomic(out / "fingerprint.json", fingerprint)
     write_json_atomic(out / "dataset.json", dataset_json)

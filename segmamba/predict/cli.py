@@ -7,6 +7,7 @@ import logging
 import sys
 
 from segmamba.data.registry import DATASETS
+from segmamba.predict.folder_cli import add_folder_mode, check_mode, handle_folder
 
 DESCRIPTION = """\
 Segment cases with a trained model: MONAI Gaussian sliding-window inference (roi = the training patch stored
@@ -43,6 +44,7 @@ def register(subparsers) -> None:
     add("--root", metavar="RAW", help="raw dataset folder for --dataset")
     add_settings_arguments(parser, PredictSettings)
     add("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
+    add_folder_mode(parser)
     parser.set_defaults(func=handle_predict)
 
 
@@ -52,6 +54,9 @@ def handle_predict(args: argparse.Namespace) -> int:
     from segmamba.predict.settings import PredictSettings
     from segmamba.settings import settings_values
 
+    check_mode(args)
+    if args.model:
+        return handle_folder(args)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stdout)
     options = PredictSettings(**settings_values(args, PredictSettings))

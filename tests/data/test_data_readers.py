@@ -123,7 +123,7 @@ def test_nnunet_images_ts_without_labels(tmp_path):
         ({"channel_names": {"0": "CT"}, "labels": {"background": 0, "a": [1, 2]}}, "region-based"),
         ({"channel_names": {"0": "CT"}, "labels": {"background": 0, "a": 2}}, "consecutive"),
         ({"channel_names": {"0": "CT"}, "labels": {"background": 0, "a": 1}, "file_ending": ".png"}, "not supported"),
-        ({"labels": {"background": 0}}, "not a valid"),
+        ({"labels": {"background": 0}}, "key channel_names: missing"),
     ],
 )
 def test_bad_nnunet_dataset_json(tmp_path, meta, message):

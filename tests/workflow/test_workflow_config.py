@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 import tomllib
 
@@ -112,6 +113,42 @@ def test_dry_run_names_a_missing_root_or_dataset_json(tmp_path, missing):
     output = result.stdout + result.stderr
     expected = f"root {root} does not exist" if missing == "root" else f"file {root / 'dataset.json'}: missing"
     assert "config datasets.mine: " in output and expected in output, output[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("cases", "meta", "expected"),
+    [
+        (1, {}, ["dataset mine: 1 case(s) are too few for the train/val/test split (fractions 0.7/0.1/0.2: 0 train"]),
+        (6, {"numTraining": 7}, ["key numTraining: 7, but {images} holds 6 cases"]),
+        (
+            6,
+            {"labels": ["background", "tumour"], "numTraining": "6"},
+            ["key labels: must be an object {{name: value}}, got a list", "key numTraining: must be a non-negative"],
+        ),
+    ],
+)
+def test_dry_run_names_every_problem_of_a_dataset_json_and_a_too_small_dataset(tmp_path, cases, meta, expected):
+    """The dry run lists the case files only (empty files do); each problem is a line naming the key and file."""
+    workdir = copy_workflow(tmp_path / "wf")
+    root = tmp_path / "raw"
+    (root / "imagesTr").mkdir(parents=True)
+    for index in range(cases):
+        (root / "imagesTr" / f"case_{index:03d}_0000.nii.gz").touch()
+    meta = {"channel_names": {"0": "CT"}, "labels": {"background": 0, "tumour": 1}, "numTraining": cases, **meta}
+    (root / "dataset.json").write_text(json.dumps(meta))
+    (tmp_path / "own.yaml").write_text(
+        yaml.safe_dump({"datasets": {"mine": {"activate": True, "format": "nnunet", "root": str(root)}}})
+    )
+    result = run_snakemake(workdir, "-n", "--configfile", str(tmp_path / "own.yaml"))
+    assert result.returncode != 0
+    lines = (result.stdout + result.stderr).splitlines()
+    for fragment in expected:
+        fragment = fragment.format(images=root / "imagesTr")
+        line = next((line for line in lines if fragment in line), None)
+        assert line is not None, "\n".join(lines[-30:])
+        assert "config datasets.mine: " in line
+        assert "fractions" in line or f"file {root / 'dataset.json'}: key " in line
 
 
 @pytest.mark.slow

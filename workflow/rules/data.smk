@@ -22,7 +22,7 @@ rule synth:
         kind=synth_kind,
         settings=stage_settings("synthetic"),
     shell:
-        "segmamba synth --kind {params.kind} --out {output.root} --settings {params.settings:q} > {log} 2>&1"
+        "segmamba synth --kind {params.kind} --out {output.root:q} --settings {params.settings:q} > {log:q} 2>&1"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -47,8 +47,8 @@ rule check:
     params:
         layout=dataset_layout,
     shell:
-        "segmamba check --dataset {params.layout} --name {wildcards.dataset} --root {input.root}"
-        " --out {output.report} > {log} 2>&1"
+        "segmamba check --dataset {params.layout} --name {wildcards.dataset} --root {input.root:q}"
+        " --out {output.report:q} > {log:q} 2>&1"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -75,8 +75,8 @@ rule split:
         layout=dataset_layout,
         seed=config["split"]["seed"],
     shell:
-        "segmamba split --dataset {params.layout} --root {input.root} --out {output.split}"
-        " --seed {params.seed} > {log} 2>&1"
+        "segmamba split --dataset {params.layout} --root {input.root:q} --out {output.split:q}"
+        " --seed {params.seed} > {log:q} 2>&1"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -104,5 +104,5 @@ rule preprocess:
         settings=stage_settings("preprocess"),
         options=preprocess_arguments,
     shell:
-        "segmamba preprocess --dataset {params.layout} --root {input.root} --split {input.split}"
-        " --out {output.preprocessed} --settings {params.settings:q} {params.options} > {log} 2>&1"
+        "segmamba preprocess --dataset {params.layout} --root {input.root:q} --split {input.split:q}"
+        " --out {output.preprocessed:q} --settings {params.settings:q} {params.options} > {log:q} 2>&1"

@@ -32,6 +32,6 @@ rule efficiency:
         overrides=efficiency_overrides,
         variant=efficiency_variant_option,
     shell:
-        "segmamba efficiency --model {wildcards.model} --size {wildcards.size} --out {output.result}"
+        "segmamba efficiency --model {wildcards.model} --size {wildcards.size} --out {output.result:q}"
         " --in-channels {params.in_channels} --out-channels {params.out_channels} --settings {params.settings:q}"
-        " --model-overrides {params.overrides:q} {params.variant} > {log} 2>&1"
+        " --model-overrides {params.overrides:q} {params.variant} > {log:q} 2>&1"

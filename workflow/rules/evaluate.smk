@@ -23,8 +23,8 @@ rule ground_truth:
     params:
         layout=dataset_layout,
     shell:
-        "segmamba ground-truth --dataset {params.layout} --root {input.root} --split {input.split}"
-        " --subset test --out {output.gt} > {log} 2>&1"
+        "segmamba ground-truth --dataset {params.layout} --root {input.root:q} --split {input.split:q}"
+        " --subset test --out {output.gt:q} > {log:q} 2>&1"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -54,7 +54,7 @@ rule evaluate:
         options=evaluation_arguments,
         convention=config["evaluation"]["convention"],
     shell:
-        "segmamba evaluate --dataset {params.layout} --name {wildcards.dataset} --pred-dir {input.predictions}"
-        " --gt-dir {input.gt}"
-        " --out {output.metrics} --convention {params.convention} --workers {threads} {params.options}"
-        " > {log} 2>&1"
+        "segmamba evaluate --dataset {params.layout} --name {wildcards.dataset} --pred-dir {input.predictions:q}"
+        " --gt-dir {input.gt:q}"
+        " --out {output.metrics:q} --convention {params.convention} --workers {threads} {params.options}"
+        " > {log:q} 2>&1"

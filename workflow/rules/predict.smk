@@ -27,6 +27,6 @@ rule predict:
     params:
         settings=stage_settings("predict"),
     shell:
-        "segmamba predict --checkpoint {input.checkpoint} --preprocessed {input.preprocessed}"
-        " --split {input.split} --subset test --out {output.predictions}"
-        " --settings {params.settings:q} > {log} 2>&1"
+        "segmamba predict --checkpoint {input.checkpoint:q} --preprocessed {input.preprocessed:q}"
+        " --split {input.split:q} --subset test --out {output.predictions:q}"
+        " --settings {params.settings:q} > {log:q} 2>&1"

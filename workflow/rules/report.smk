@@ -44,7 +44,7 @@ rule report_table2:
     params:
         inputs=paper_table_inputs("table2"),
     shell:
-        "segmamba report table2 --inputs {params.inputs:q} --out {output.csv} > {log} 2>&1"
+        "segmamba report table2 --inputs {params.inputs:q} --out {output.csv:q} > {log:q} 2>&1"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -71,7 +71,7 @@ rule report_table3:
     params:
         inputs=paper_table_inputs("table3"),
     shell:
-        "segmamba report table3 --inputs {params.inputs:q} --out {output.csv} > {log} 2>&1"
+        "segmamba report table3 --inputs {params.inputs:q} --out {output.csv:q} > {log:q} 2>&1"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -102,7 +102,7 @@ rule report_dataset_table:
     params:
         inputs=dataset_table_inputs,
     shell:
-        "segmamba report dataset_table --inputs {params.inputs:q} --out {output.csv} > {log} 2>&1"
+        "segmamba report dataset_table --inputs {params.inputs:q} --out {output.csv:q} > {log:q} 2>&1"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -132,7 +132,7 @@ rule report_table4:
     params:
         inputs=table4_inputs(),
     shell:
-        "segmamba report table4 --inputs {params.inputs:q} --out {output.csv} > {log} 2>&1"
+        "segmamba report table4 --inputs {params.inputs:q} --out {output.csv:q} > {log:q} 2>&1"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ rule report_table5:
             dataset=config["efficiency"]["dataset"],
         ),
     shell:
-        "segmamba report table5 --inputs {params.inputs:q} --out {output.csv} > {log} 2>&1"
+        "segmamba report table5 --inputs {params.inputs:q} --out {output.csv:q} > {log:q} 2>&1"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -187,7 +187,7 @@ rule report_figure4:
     params:
         inputs=figure4_report_inputs,
     shell:
-        "segmamba report figure4 --inputs {params.inputs:q} --out {output.figure} > {log} 2>&1"
+        "segmamba report figure4 --inputs {params.inputs:q} --out {output.figure:q} > {log:q} 2>&1"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -211,7 +211,7 @@ rule report_training_curves:
     params:
         inputs=training_curves_inputs,
     shell:
-        "segmamba report training_curves --inputs {params.inputs:q} --out {output.figure} > {log} 2>&1"
+        "segmamba report training_curves --inputs {params.inputs:q} --out {output.figure:q} > {log:q} 2>&1"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -235,7 +235,7 @@ rule report_efficiency_chart:
     params:
         inputs=report_inputs(paths=efficiency_paths()),
     shell:
-        "segmamba report efficiency_chart --inputs {params.inputs:q} --out {output.figure} > {log} 2>&1"
+        "segmamba report efficiency_chart --inputs {params.inputs:q} --out {output.figure:q} > {log:q} 2>&1"
 
 
 # ---------------------------------------------------------------------------------------------------------

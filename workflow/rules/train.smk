@@ -37,6 +37,6 @@ rule train:
         nproc=train_processes(),
         overrides=model_overrides_of,
     shell:
-        "PYTHONUNBUFFERED=1 segmamba train --preprocessed {input.preprocessed} --split {input.split}"
-        " --model {wildcards.model} --out {params.run_dir} --settings {params.settings:q} --nproc {params.nproc}"
-        " --model-overrides {params.overrides:q} --restart-on-change > {log} 2>&1"
+        "PYTHONUNBUFFERED=1 segmamba train --preprocessed {input.preprocessed:q} --split {input.split:q}"
+        " --model {wildcards.model} --out {params.run_dir:q} --settings {params.settings:q} --nproc {params.nproc}"
+        " --model-overrides {params.overrides:q} --restart-on-change > {log:q} 2>&1"
