@@ -40,8 +40,9 @@ NSD_HELP = (
 )
 
 CONVENTION_HELP = (
-    "empty-mask rule for Dice/HD95: 'segmamba' (prediction or ground truth empty -> Dice 0, HD95 50; the "
-    "published default) or 'brats' (both empty -> 1 / 0, one empty -> 0 / 373.13). Ignored for aiib2023."
+    "empty-mask rule for Dice/HD95/NSD: 'segmamba' (prediction or ground truth empty -> Dice 0, HD95 50, NSD 0; "
+    "the published default) or 'brats' (both empty -> 1 / 0 / 1, one empty -> 0 / 373.13 / 0). Ignored for "
+    "aiib2023 and the lesion-wise metrics, which have their own rules (docs/metrics.md)."
 )
 
 

@@ -67,6 +67,8 @@ def lesion_wise_score(
         dilation: iterations of the 18-neighbour dilation that merge and match lesions.
         min_volume_mm3: lesions of at most this volume are dropped.
     """
+    if dilation < 1:
+        raise ValueError(f"lesion-wise dilation must be at least 1 iteration, got {dilation}")
     prediction = np.asarray(prediction, dtype=bool)
     truth = np.asarray(truth, dtype=bool)
     spacing = tuple(float(s) for s in spacing)
@@ -84,14 +86,13 @@ def lesion_wise_score(
     hits = {lesion: pairs[1, pairs[0] == lesion] for lesion in range(1, n_lesions + 1)}
     false_positives = n_predicted - np.unique(pairs[1]).size
 
-    voxel_volume = spacing[0] * spacing[1] * spacing[2]
     counts = np.bincount(lesion_labels.ravel(), minlength=n_lesions + 1)
     lesion_boxes = ndimage.find_objects(dilated_labels)
     component_boxes = ndimage.find_objects(predicted_labels)
     dice_sum = hd95_sum = 0.0
     kept = detected = 0
     for lesion in range(1, n_lesions + 1):
-        if counts[lesion] * voxel_volume <= min_volume_mm3:
+        if counts[lesion] * spacing[0] * spacing[1] * spacing[2] <= min_volume_mm3:  # the official product order
             continue
         kept += 1
         if hits[lesion].size == 0:

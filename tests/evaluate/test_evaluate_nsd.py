@@ -74,6 +74,19 @@ def test_nsd_and_robust_hausdorff_equal_surface_distance(name, prediction, truth
     assert ours.areas_truth.sum() == pytest.approx(reference["surfel_areas_gt"].sum(), abs=1e-9)
 
 
+def test_surface_point_distances_are_the_distance_transform_values():
+    rng = np.random.default_rng(11)
+    truth, prediction = random_blob(rng), random_blob(rng)
+    spacing = (0.7, 1.3, 2.5)
+    ours = surfel_distances(prediction, truth, spacing)
+    # the same surfels found independently: scipy's correlate with surface-distance's kernel, then scipy's EDT
+    kernel = surface_distance.lookup_tables.ENCODE_NEIGHBOURHOOD_3D_KERNEL
+    codes = [ndimage.correlate(np.pad(m, 1).astype(np.uint8), kernel, mode="constant") for m in (truth, prediction)]
+    borders = [(c != 0) & (c != 255) for c in codes]
+    expected = ndimage.distance_transform_edt(~borders[1], sampling=spacing)[borders[0]]
+    assert np.array_equal(np.sort(ours.distances_truth_to_prediction), np.sort(expected))
+
+
 def test_both_empty_gives_no_surface_and_undefined_nsd():
     empty = np.zeros((6, 6, 6), dtype=bool)
     distances = surfel_distances(empty, empty, (1.0, 2.0, 3.0))
