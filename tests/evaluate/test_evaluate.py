@@ -276,7 +276,9 @@ def test_cli_brats_end_to_end(brats_folders, tmp_path, capsys):
     assert main([*argv, "--out", str(out)]) == 0
     with open(out, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0])[:7] == ["case", "dice_wt", "dice_tc", "dice_et", "hd95_wt", "hd95_tc", "hd95_et"]
+    paper_columns = ["case", "dice_wt", "dice_tc", "dice_et", "hd95_wt", "hd95_tc", "hd95_et"]
+    new_columns = ["nsd_wt", "nsd_tc", "nsd_et", "lesion_dice_wt", "lesion_dice_tc", "lesion_dice_et"]
+    assert list(rows[0]) == [*paper_columns, *new_columns, "lesion_hd95_wt", "lesion_hd95_tc", "lesion_hd95_et"]
     assert [row["case"] for row in rows] == ["case_a", "case_b", "case_c"]
     regions = {"wt": (1, 2, 3), "tc": (1, 3), "et": (3,)}
     for row in rows:
