@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from segmamba.data.cli import NAME_HELP, REGIONS_HELP, add_dataset_args
 from segmamba.data.registry import DATASETS
@@ -24,13 +25,24 @@ Columns: brats2023 -> case, dice_wt, dice_tc, dice_et, hd95_wt, hd95_tc, hd95_et
          nnunet    -> case, dice_<label>..., dice_mean, hd95_<label>..., hd95_mean: every foreground
          label of --root/dataset.json, named in lower case, or every region of --regions, and the
          per-case means over them.
-Dice, IoU, DLR, DBR, precision and leakage are fractions in [0, 1]; HD95 is medpy's pooled 95th
+Every overlap dataset also has nsd_<region> (nsd for crc500, nsd_<label>... and nsd_mean for nnunet):
+the normalised surface Dice of Nikolov et al. at --nsd-tolerance-mm; aiib2023 has nsd (label 1).
+brats2023 also has lesion_dice_wt|tc|et and lesion_hd95_wt|tc|et: the BraTS 2023 challenge's lesion-wise
+Dice and HD95 (26-connected lesions, 3-voxel dilation, lesions <= 50 mm^3 dropped, 374 mm per false
+positive or missed lesion). See docs/metrics.md.
+Dice, IoU, DLR, DBR, precision, leakage and NSD are fractions in [0, 1]; HD95 is medpy's pooled 95th
 percentile Hausdorff distance in mm.
 """
 
+NSD_HELP = (
+    "NSD tolerance in mm: one number for every region, or a JSON object {region: mm} keyed by the column "
+    'suffix (e.g. \'{"wt": 1, "et": 2}\'; regions not named get 1 mm). Default 1.'
+)
+
 CONVENTION_HELP = (
-    "empty-mask rule for Dice/HD95: 'segmamba' (prediction or ground truth empty -> Dice 0, HD95 50; the "
-    "published default) or 'brats' (both empty -> 1 / 0, one empty -> 0 / 373.13). Ignored for aiib2023."
+    "empty-mask rule for Dice/HD95/NSD: 'segmamba' (prediction or ground truth empty -> Dice 0, HD95 50, NSD 0; "
+    "the published default) or 'brats' (both empty -> 1 / 0 / 1, one empty -> 0 / 373.13 / 0). Ignored for "
+    "aiib2023 and the lesion-wise metrics, which have their own rules (docs/metrics.md)."
 )
 
 
@@ -64,8 +76,20 @@ def register(subparsers) -> None:
     parser.add_argument("--gt-dir", required=True, help="folder of ground-truth <case>.nii.gz label maps")
     parser.add_argument("--out", required=True, help="per-case metrics CSV to write")
     parser.add_argument("--convention", default="segmamba", choices=("segmamba", "brats"), help=CONVENTION_HELP)
+    parser.add_argument("--nsd-tolerance-mm", type=parse_tolerance, default=None, help=NSD_HELP)
     parser.add_argument("--workers", type=int, default=1, help="cases scored in parallel processes (default 1)")
     parser.set_defaults(func=handle_evaluate)
+
+
+def parse_tolerance(text: str):
+    """``--nsd-tolerance-mm``: a number or a JSON object {region: number} (checked by the task)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not a number or JSON object: {text!r}") from exc
+    if not isinstance(value, int | float | dict) or isinstance(value, bool):
+        raise argparse.ArgumentTypeError(f"expected a number or a JSON object {{region: mm}}, got {text!r}")
+    return value
 
 
 def handle_evaluate(args) -> int:
@@ -83,6 +107,7 @@ def handle_evaluate(args) -> int:
         root=args.root,
         regions=parse_regions(args.regions),
         name=args.name,
+        nsd_tolerance=args.nsd_tolerance_mm,
     )
     for column, stats in summary["metrics"].items():
         mean = "undefined" if stats["mean"] is None else f"{stats['mean']:.4f}"

@@ -153,13 +153,15 @@ def run_evaluation(
     root=None,
     regions: dict | None = None,
     name: str | None = None,
+    nsd_tolerance=None,
 ) -> dict:
     """Evaluate the folders, write the CSV and summary JSON, and return the summary.
 
     ``root`` and ``regions`` are those of an nnU-Net dataset, ``name`` the dataset's own name in the summary
-    (:func:`segmamba.evaluate.tasks.get_task`).
+    (:func:`segmamba.evaluate.tasks.get_task`), ``nsd_tolerance`` the NSD tolerance in mm (one number or
+    {region column suffix: mm}; default 1 mm).
     """
-    task = get_task(dataset, root, regions, name)
+    task = get_task(dataset, root, regions, name, nsd_tolerance)
     scores = evaluate_folders(task, prediction_dir, truth_dir, convention, workers)
     write_results(task, scores, csv_path, convention)
     return summarise_cases(task, scores, convention)

@@ -16,8 +16,8 @@ A key is a label value as text (``"1"``) for datasets evaluated per label, and t
 (``"(1, 2, 3)"``, ``"(3,)"``) for datasets evaluated on regions (BraTS, nnU-Net datasets with configured
 regions), as nnU-Net writes them; ``key_names`` (ours) maps each key to its label or region name.
 Metrics per key: nnU-Net's ``Dice``, ``IoU``, ``TP``, ``FP``, ``FN``, ``TN``, ``n_pred``, ``n_ref``
-plus ``HD95`` (mm); Dice and HD95 are the CSV's values (configured empty-mask convention). AIIB2023 has
-``IoU``, ``DLR``, ``DBR``, ``Precision``, ``Leakage`` (the CSV's airway metrics) and ``Dice`` =
+plus ``HD95`` (mm) and ``NSD``; Dice, HD95 and NSD are the CSV's values (configured empty-mask convention).
+AIIB2023 has ``IoU``, ``DLR``, ``DBR``, ``Precision``, ``Leakage``, ``NSD`` (the CSV's metrics) and ``Dice`` =
 2 IoU / (1 + IoU) of the same largest component, no voxel counts. Undefined values are written as NaN,
 as nnU-Net does.
 """

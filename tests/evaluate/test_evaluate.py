@@ -276,7 +276,9 @@ def test_cli_brats_end_to_end(brats_folders, tmp_path, capsys):
     assert main([*argv, "--out", str(out)]) == 0
     with open(out, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["case", "dice_wt", "dice_tc", "dice_et", "hd95_wt", "hd95_tc", "hd95_et"]
+    paper_columns = ["case", "dice_wt", "dice_tc", "dice_et", "hd95_wt", "hd95_tc", "hd95_et"]
+    new_columns = ["nsd_wt", "nsd_tc", "nsd_et", "lesion_dice_wt", "lesion_dice_tc", "lesion_dice_et"]
+    assert list(rows[0]) == [*paper_columns, *new_columns, "lesion_hd95_wt", "lesion_hd95_tc", "lesion_hd95_et"]
     assert [row["case"] for row in rows] == ["case_a", "case_b", "case_c"]
     regions = {"wt": (1, 2, 3), "tc": (1, 3), "et": (3,)}
     for row in rows:
@@ -317,7 +319,10 @@ def test_brats_convention_and_parallel_workers_give_the_same_non_empty_scores(br
 
 def test_cli_crc_and_aiib_columns(tmp_path, airway_tree):
     tree, tubes, _ = airway_tree
-    expected_columns = {"crc500": ["dice", "hd95"], "aiib2023": ["iou", "dlr", "dbr", "precision", "leakage"]}
+    expected_columns = {
+        "crc500": ["dice", "hd95", "nsd"],
+        "aiib2023": ["iou", "dlr", "dbr", "precision", "leakage", "nsd"],
+    }
     for dataset, metric_columns in expected_columns.items():
         columns = ["case", *metric_columns]
         pred_dir, gt_dir = tmp_path / dataset / "pred", tmp_path / dataset / "gt"
@@ -336,10 +341,10 @@ def test_cli_crc_and_aiib_columns(tmp_path, airway_tree):
         assert summary["metrics"][columns[1]]["n_empty_prediction"] == 1
         if dataset == "aiib2023":
             assert float(rows[0]["dbr"]) == pytest.approx(0.8)
-            assert [float(rows[1][c]) for c in columns[1:]] == [0.0] * 5
+            assert [float(rows[1][c]) for c in columns[1:]] == [0.0] * 6
             assert summary["convention"] is None
         else:
-            assert (float(rows[1]["dice"]), float(rows[1]["hd95"])) == (0.0, 50.0)
+            assert (float(rows[1]["dice"]), float(rows[1]["hd95"]), float(rows[1]["nsd"])) == (0.0, 50.0, 0.0)
 
 
 # ----------------------------------------------------------------------------------- bad input
@@ -473,6 +478,9 @@ def test_cli_nnunet_dataset_scores_every_label_by_its_name(nnunet_folders, tmp_p
         "hd95_left_kidney",
         "hd95_tumour",
         "hd95_mean",
+        "nsd_left_kidney",
+        "nsd_tumour",
+        "nsd_mean",
     ]
     for row in rows:
         prediction, truth = cases[row["case"]]
@@ -517,7 +525,7 @@ def test_nnunet_regions_become_tuple_keys_and_need_a_root(nnunet_folders, tmp_pa
     assert summary["dataset"] == "nnunet"  # no --name: the layout's name
     assert nnunet_key_to_labels("(1, 2)") == (1, 2)
     rows = list(csv.DictReader(open(tmp_path / "r.csv", newline="")))
-    assert list(rows[0]) == ["case", "dice_kidney", "dice_mean", "hd95_kidney", "hd95_mean"]
+    assert list(rows[0]) == ["case", "dice_kidney", "dice_mean", "hd95_kidney", "hd95_mean", "nsd_kidney", "nsd_mean"]
     prediction, truth = cases["k1"]
     assert float(rows[0]["dice_kidney"]) == pytest.approx(dc(prediction > 0, truth > 0))
     with pytest.raises(InputError, match="needs --root"):

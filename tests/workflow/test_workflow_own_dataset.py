@@ -138,7 +138,8 @@ def test_metrics_match_medpy_on_the_written_predictions(own_run):
     results = workdir / "results" / NAME
     test_cases = json.loads((results / "split.json").read_text())["test"]
     rows = list(csv.DictReader(open(results / "metrics/segresnet.csv", newline="")))
-    assert list(rows[0]) == ["case", "dice_lesion_core", "dice_mean", "hd95_lesion_core", "hd95_mean"]
+    paper_columns = ["case", "dice_lesion_core", "dice_mean", "hd95_lesion_core", "hd95_mean"]
+    assert list(rows[0]) == [*paper_columns, "nsd_lesion_core", "nsd_mean"]
     assert sorted(row["case"] for row in rows) == sorted(test_cases)
     for row in rows:
         truth_image = nib.load(str(raw / "labelsTr" / f"{row['case']}.nii.gz"))

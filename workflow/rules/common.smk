@@ -482,6 +482,14 @@ def regions_argument(dataset):
     return shlex.quote(json.dumps(regions, separators=(",", ":")))
 
 
+def nsd_tolerance_argument(wildcards):
+    """The dataset's `evaluation.nsd_tolerance_mm` (one number, or {region: mm}) as shell-quoted JSON."""
+    tolerance = config["evaluation"]["nsd_tolerance_mm"]
+    if isinstance(tolerance, dict):
+        tolerance = tolerance.get(wildcards.dataset, 1.0)
+    return shlex.quote(json.dumps(tolerance, separators=(",", ":")))
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Resources (scaled from config; runtime grows with the attempt under --retries)
 

@@ -28,8 +28,9 @@ rule ground_truth:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# evaluate: Dice/HD95 (BraTS regions, CRC tumour, an nnU-Net dataset's labels or regions) or
-# IoU/DLR/DBR (AIIB airway) per case. An nnU-Net dataset's root is an input: its dataset.json names the labels.
+# evaluate: Dice/HD95/NSD (BraTS regions plus lesion-wise Dice/HD95, CRC tumour, an nnU-Net dataset's labels
+# or regions) or IoU/DLR/DBR/NSD (AIIB airway) per case. An nnU-Net dataset's root is an input: its
+# dataset.json names the labels.
 # Outputs: results/{dataset}/metrics/{model}.csv and its .summary.json (nnU-Net v2 summary.json shape).
 rule evaluate:
     input:
@@ -53,8 +54,10 @@ rule evaluate:
         layout=dataset_layout,
         options=evaluation_arguments,
         convention=config["evaluation"]["convention"],
+        nsd=nsd_tolerance_argument,
     shell:
         "segmamba evaluate --dataset {params.layout} --name {wildcards.dataset} --pred-dir {input.predictions:q}"
         " --gt-dir {input.gt:q}"
-        " --out {output.metrics:q} --convention {params.convention} --workers {threads} {params.options}"
+        " --out {output.metrics:q} --convention {params.convention} --nsd-tolerance-mm {params.nsd}"
+        " --workers {threads} {params.options}"
         " > {log:q} 2>&1"
