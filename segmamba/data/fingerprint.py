@@ -20,16 +20,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from pathlib import Path
 from typing import Any
 
+from segmamba.data.preprocessed_reader import load_dataset_json
 from segmamba.data.split import SPLIT_KEYS, load_split
-from segmamba.errors import InputError
 
 
 def canonical_hash(obj: Any) -> str:
     """SHA-256 of ``obj`` as canonical JSON (sorted keys, no whitespace)."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def split_fingerprint(split: dict) -> dict[str, Any]:
@@ -46,15 +54,6 @@ def data_fingerprint(split: dict, dataset_json: dict) -> dict[str, Any]:
     return {"split": split_fingerprint(split), "preprocessing": canonical_hash(dataset_json)}
 
 
-def read_dataset_json(preprocessed_dir: str | os.PathLike) -> dict:
-    """The preprocessed folder's ``dataset.json`` (InputError naming the file when missing or not JSON)."""
-    path = Path(preprocessed_dir) / "dataset.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the preprocessed dataset description ({exc})") from exc
-
-
 def read_split_fingerprint(split_path: str | os.PathLike) -> dict[str, Any]:
     """The fingerprint of the split file ``split_path``."""
     return split_fingerprint(load_split(split_path))
@@ -62,7 +61,7 @@ def read_split_fingerprint(split_path: str | os.PathLike) -> dict[str, Any]:
 
 def read_data_fingerprint(split_path: str | os.PathLike, preprocessed_dir: str | os.PathLike) -> dict[str, Any]:
     """The fingerprint of a split file and a preprocessed folder."""
-    return data_fingerprint(load_split(split_path), read_dataset_json(preprocessed_dir))
+    return data_fingerprint(load_split(split_path), load_dataset_json(preprocessed_dir))
 
 
 def fingerprint_differences(saved: dict | None, current: dict, parts: tuple[str, ...] = ("split", "preprocessing")):
