@@ -25,6 +25,10 @@ from typing import Any
 from segmamba.data.preprocessed_reader import load_dataset_json
 from segmamba.data.split import SPLIT_KEYS, load_split
 
+#: The file that ``segmamba predict`` writes beside its predictions: checkpoint path and SHA-256, the
+#: checkpoint's data fingerprint, the predicted subset.
+PROVENANCE_FILE = "provenance.json"
+
 
 def canonical_hash(obj: Any) -> str:
     """SHA-256 of ``obj`` as canonical JSON (sorted keys, no whitespace)."""

@@ -62,6 +62,9 @@ def register(subparsers) -> None:
     parser.add_argument("--name", help=NAME_HELP + " (the summary's dataset)")
     parser.add_argument("--pred-dir", required=True, help="folder of predicted <case>.nii.gz label maps")
     parser.add_argument("--gt-dir", required=True, help="folder of ground-truth <case>.nii.gz label maps")
+    parser.add_argument(
+        "--split", help="split JSON the ground truth is from: predictions of a model of another split are refused"
+    )
     parser.add_argument("--out", required=True, help="per-case metrics CSV to write")
     parser.add_argument("--convention", default="segmamba", choices=("segmamba", "brats"), help=CONVENTION_HELP)
     parser.add_argument("--workers", type=int, default=1, help="cases scored in parallel processes (default 1)")
@@ -83,6 +86,7 @@ def handle_evaluate(args) -> int:
         root=args.root,
         regions=parse_regions(args.regions),
         name=args.name,
+        split=args.split,
     )
     for column, stats in summary["metrics"].items():
         mean = "undefined" if stats["mean"] is None else f"{stats['mean']:.4f}"

@@ -24,7 +24,13 @@ import nibabel as nib
 import numpy as np
 import torch
 
-from segmamba.data.fingerprint import canonical_hash, file_sha256, fingerprint_differences, split_fingerprint
+from segmamba.data.fingerprint import (
+    PROVENANCE_FILE,
+    canonical_hash,
+    file_sha256,
+    fingerprint_differences,
+    split_fingerprint,
+)
 from segmamba.data.split import load_split
 from segmamba.errors import InputError
 from segmamba.io_utils import atomic_path, write_json_atomic
@@ -168,8 +174,7 @@ def check_checkpoint_dataset(checkpoint, meta: dict, preprocessed_dir, dataset_j
         )
 
 
-PROVENANCE = "provenance.json"
-"""File beside the predictions: the checkpoint (path, SHA-256), its data fingerprint and the subset."""
+PROVENANCE = PROVENANCE_FILE
 
 
 def check_checkpoint_fingerprint(checkpoint, meta: dict, split, preprocessed_dir, dataset_json: dict) -> dict:

@@ -35,6 +35,7 @@ rule evaluate:
     input:
         predictions="results/{dataset}/predictions/{model}",
         gt="results/{dataset}/gt",
+        split="results/{dataset}/split.json",
         root=evaluation_root,
     output:
         metrics="results/{dataset}/metrics/{model}.csv",
@@ -55,6 +56,6 @@ rule evaluate:
         convention=config["evaluation"]["convention"],
     shell:
         "segmamba evaluate --dataset {params.layout} --name {wildcards.dataset} --pred-dir {input.predictions}"
-        " --gt-dir {input.gt}"
+        " --gt-dir {input.gt} --split {input.split}"
         " --out {output.metrics} --convention {params.convention} --workers {threads} {params.options}"
         " > {log} 2>&1"
