@@ -141,16 +141,54 @@ def normalise_settings(block: dict[str, Any], settings_class: type, source: str)
         ConfigError: a key that names no field of ``settings_class`` (naming ``source``).
     """
     names = {f.name for f in dataclasses.fields(settings_class)}
+    hints = typing.get_type_hints(settings_class)
     values: dict[str, Any] = {}
     for key, value in block.items():
         name = str(key).strip().lstrip("-").replace("-", "_")
         if name.startswith("no_") and name[3:] in names and name not in names:
-            values[name[3:]] = not bool(value)
+            check_setting_type(key, value, bool, source)
+            values[name[3:]] = not value
         elif name in names:
+            check_setting_type(key, value, hints[name], source)
             values[name] = value
         else:
             raise ConfigError(f"{source}: unknown setting {key!r} (known: {', '.join(sorted(names))})")
     return values
+
+
+def _is_number(value: Any, kind: type) -> bool:
+    """Whether ``value`` is an ``int`` (``kind`` int) or a real number (``kind`` float); booleans are neither."""
+    return not isinstance(value, bool) and isinstance(value, int if kind is int else int | float)
+
+
+def check_setting_type(key: str, value: Any, annotation: Any, source: str) -> None:
+    """Raise ConfigError naming ``key`` when ``value`` does not fit the field annotation (as the config schema
+    checks it): bool, int (not a bool), float (int accepted), str, dict, tuple of ints (or one int), ``X | None``.
+    """
+    optional = typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in typing.get_args(
+        annotation
+    )
+    if value is None and optional:
+        return
+    kind = _base_type(annotation)
+    if kind is bool:
+        ok, expected = isinstance(value, bool), "true or false"
+    elif kind in (int, float):
+        ok, expected = _is_number(value, kind), "an integer" if kind is int else "a number"
+    elif kind is str:
+        ok, expected = isinstance(value, str), "a string"
+    elif typing.get_origin(kind) is tuple:
+        item = typing.get_args(kind)[0]
+        items = value if isinstance(value, list | tuple) else [value]
+        ok, expected = all(_is_number(v, item) for v in items), f"a list of {item.__name__}s"
+    elif kind is dict or typing.get_origin(kind) is dict:
+        ok, expected = isinstance(value, dict), "a mapping"
+    else:
+        return
+    if not ok:
+        raise ConfigError(
+            f"{source}: setting {key!r} must be {expected}{' or null' if optional else ''}, got {value!r}"
+        )
 
 
 def settings_values(args: argparse.Namespace | dict[str, Any], settings_class: type) -> dict[str, Any]:
