@@ -174,9 +174,6 @@ def check_checkpoint_dataset(checkpoint, meta: dict, preprocessed_dir, dataset_j
         )
 
 
-PROVENANCE = PROVENANCE_FILE
-
-
 def check_checkpoint_fingerprint(checkpoint, meta: dict, split, preprocessed_dir, dataset_json: dict) -> dict:
     """Refuse a checkpoint trained on another split or preprocessing than ``split`` and ``preprocessed_dir``.
 
@@ -203,12 +200,17 @@ def check_checkpoint_fingerprint(checkpoint, meta: dict, split, preprocessed_dir
 
 def check_output_provenance(out_dir, provenance: dict) -> None:
     """Refuse to add predictions to a folder holding another checkpoint's or data's predictions."""
-    path = Path(out_dir) / PROVENANCE
+    path = Path(out_dir) / PROVENANCE_FILE
     if not path.is_file():
         if any(Path(out_dir).glob("*.nii.gz")):
-            raise InputError(f"{out_dir} holds predictions of unknown origin (no {PROVENANCE}); use an empty folder")
+            raise InputError(
+                f"{out_dir} holds predictions of unknown origin (no {PROVENANCE_FILE}); use an empty folder"
+            )
         return
-    recorded = json.loads(path.read_text())
+    try:
+        recorded = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the predictions' provenance ({exc}); use an empty folder") from exc
     if any(recorded.get(key) != provenance[key] for key in ("checkpoint_sha256", "data_fingerprint", "subset")):
         raise InputError(
             f"{out_dir} holds predictions of another checkpoint or data ({path}: checkpoint "
@@ -275,7 +277,7 @@ def run_prediction(
     }
     if not options.overwrite:
         check_output_provenance(out_dir, provenance)
-    write_json_atomic(Path(out_dir) / PROVENANCE, provenance)
+    write_json_atomic(Path(out_dir) / PROVENANCE_FILE, provenance)
     todo = pending(case_ids, out_dir, options.overwrite)
     todo_ids = set(todo)
     skipped = [c for c in case_ids if c not in todo_ids]

@@ -67,6 +67,10 @@ def unwrap_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Te
     return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in state_dict.items()}
 
 
+class UnsafeCheckpointError(InputError):
+    """A checkpoint file holds pickled objects other than tensors and plain data; it was not loaded."""
+
+
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any], keep_previous: bool = False) -> None:
     """Write ``payload`` (plus the format tag) to ``path`` durably: temp file, fsync, rename, fsync the folder.
 
@@ -116,7 +120,7 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         if "weights only load failed" in str(exc).lower():
-            raise InputError(
+            raise UnsafeCheckpointError(
                 f"checkpoint {path} is refused: it holds pickled objects other than tensors and plain data, "
                 "which could run code when loaded (not a segmamba-bench checkpoint, or a tampered one)"
             ) from None
@@ -143,8 +147,10 @@ def read_latest(run_dir: str | os.PathLike) -> tuple[Path, dict[str, Any]] | Non
         return None
     try:
         return latest, read_checkpoint(latest)
+    except UnsafeCheckpointError:
+        raise
     except InputError as exc:
-        if not previous.is_file() or "is refused" in str(exc):
+        if not previous.is_file():
             raise
         logger.warning("%s; resuming from the previous generation %s", exc, previous)
         return previous, read_checkpoint(previous)
