@@ -74,6 +74,9 @@ def register(subparsers) -> None:
     parser.add_argument("--name", help=NAME_HELP + " (the summary's dataset)")
     parser.add_argument("--pred-dir", required=True, help="folder of predicted <case>.nii.gz label maps")
     parser.add_argument("--gt-dir", required=True, help="folder of ground-truth <case>.nii.gz label maps")
+    parser.add_argument(
+        "--split", help="split JSON the ground truth is from: predictions of a model of another split are refused"
+    )
     parser.add_argument("--out", required=True, help="per-case metrics CSV to write")
     parser.add_argument("--convention", default="segmamba", choices=("segmamba", "brats"), help=CONVENTION_HELP)
     parser.add_argument("--nsd-tolerance-mm", type=parse_tolerance, default=None, help=NSD_HELP)
@@ -108,6 +111,7 @@ def handle_evaluate(args) -> int:
         regions=parse_regions(args.regions),
         name=args.name,
         nsd_tolerance=args.nsd_tolerance_mm,
+        split=args.split,
     )
     for column, stats in summary["metrics"].items():
         mean = "undefined" if stats["mean"] is None else f"{stats['mean']:.4f}"

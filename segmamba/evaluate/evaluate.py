@@ -18,7 +18,7 @@ import nibabel as nib
 import numpy as np
 
 from segmamba.errors import InputError
-from segmamba.evaluate.summary import nnunet_summary, summarise_values
+from segmamba.evaluate.summary import nnunet_summary, prediction_fingerprint, summarise_values
 from segmamba.evaluate.tasks import CaseScores, EvaluationTask, get_task
 from segmamba.io_utils import atomic_path, write_json_atomic
 
@@ -133,14 +133,18 @@ def summary_path(csv_path: str | os.PathLike) -> Path:
     return csv_path.with_name(f"{csv_path.stem}.summary.json")
 
 
-def write_results(task: EvaluationTask, scores: list[CaseScores], csv_path: str | os.PathLike, convention: str):
-    """Write the per-case CSV (``case`` then the task's columns) and its summary JSON atomically."""
+def write_results(
+    task: EvaluationTask, scores: list[CaseScores], csv_path: str | os.PathLike, convention: str, fingerprint=None
+):
+    """Write the per-case CSV (``case`` then the task's columns) and its summary JSON (with the predictions'
+    data fingerprint) atomically."""
     with atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(("case", *task.columns))
         for case_scores in scores:
             writer.writerow((case_scores.case, *(repr(float(case_scores.values[c])) for c in task.columns)))
-    write_json_atomic(summary_path(csv_path), summarise_cases(task, scores, convention))
+    summary = {**summarise_cases(task, scores, convention), "data_fingerprint": fingerprint}
+    write_json_atomic(summary_path(csv_path), summary)
 
 
 def run_evaluation(
@@ -154,14 +158,17 @@ def run_evaluation(
     regions: dict | None = None,
     name: str | None = None,
     nsd_tolerance=None,
+    split=None,
 ) -> dict:
     """Evaluate the folders, write the CSV and summary JSON, and return the summary.
 
     ``root`` and ``regions`` are those of an nnU-Net dataset, ``name`` the dataset's own name in the summary
     (:func:`segmamba.evaluate.tasks.get_task`), ``nsd_tolerance`` the NSD tolerance in mm (one number or
-    {region column suffix: mm}; default 1 mm).
+    {region column suffix: mm}; default 1 mm). With ``split``, predictions made by a model of another split
+    are refused (:func:`segmamba.evaluate.summary.prediction_fingerprint`).
     """
+    fingerprint = prediction_fingerprint(prediction_dir, split)
     task = get_task(dataset, root, regions, name, nsd_tolerance)
     scores = evaluate_folders(task, prediction_dir, truth_dir, convention, workers)
-    write_results(task, scores, csv_path, convention)
+    write_results(task, scores, csv_path, convention, fingerprint)
     return summarise_cases(task, scores, convention)

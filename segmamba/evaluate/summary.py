@@ -20,16 +20,24 @@ plus ``HD95`` (mm) and ``NSD``; Dice, HD95 and NSD are the CSV's values (configu
 AIIB2023 has ``IoU``, ``DLR``, ``DBR``, ``Precision``, ``Leakage``, ``NSD`` (the CSV's metrics) and ``Dice`` =
 2 IoU / (1 + IoU) of the same largest component, no voxel counts. Undefined values are written as NaN,
 as nnU-Net does.
+
+Provenance: :func:`prediction_fingerprint` reads the data fingerprint of a predictions folder (its
+``provenance.json``, :mod:`segmamba.data.fingerprint`) and refuses predictions made for another split; the
+summary records it as ``data_fingerprint``, which the report compares across the models of a table.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import wilcoxon
+
+from segmamba.errors import InputError
 
 
 def summarise_values(values) -> dict:
@@ -103,3 +111,34 @@ def paired_wilcoxon(values, reference_values) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # scipy warns about small samples; the p-value stands
         return float(wilcoxon(values[keep], reference_values[keep]).pvalue)
+
+
+def prediction_fingerprint(prediction_dir: str | os.PathLike, split_path: str | os.PathLike | None = None):
+    """The data fingerprint recorded beside the predictions (None when they record none and no split is given).
+
+    Args:
+        prediction_dir: a ``segmamba predict`` output folder.
+        split_path: the split the evaluation is for; then predictions without a recorded fingerprint, or made
+            with a model of another split, are refused.
+
+    Raises:
+        InputError: naming the predictions' provenance file, the split and what differs.
+    """
+    from segmamba.data.fingerprint import PROVENANCE_FILE, fingerprint_differences, read_split_fingerprint
+
+    path = Path(prediction_dir) / PROVENANCE_FILE
+    fingerprint = None
+    if path.is_file():
+        try:
+            fingerprint = json.loads(path.read_text())["data_fingerprint"]
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise InputError(f"{path}: cannot read the predictions' data fingerprint ({exc})") from exc
+    if split_path is None:
+        return fingerprint
+    differences = fingerprint_differences(fingerprint, {"split": read_split_fingerprint(split_path)}, ("split",))
+    if differences:
+        raise InputError(
+            f"predictions in {prediction_dir} were not made by a model of split {split_path} "
+            f"({path}: {'; '.join(differences)}); predict them again with a model trained on this split"
+        )
+    return fingerprint

@@ -20,6 +20,12 @@ Inputs: by default the preprocessed cases in --preprocessed (only the --subset o
 preprocessed exactly like the training data using --preprocessed/dataset.json.
 
 Cases whose output already exists are skipped (a rerun after a kill continues) unless --overwrite.
+
+The checkpoint must have been trained on the data at hand: its data fingerprint (split and preprocessing,
+docs/provenance.md) must equal that of --split and --preprocessed (only the preprocessing without --split),
+else it is refused. Checkpoints are loaded weights-only (a file holding other pickled objects is refused).
+PRED_DIR/provenance.json records the checkpoint and its fingerprint; predictions of another checkpoint are
+never added to a folder (use an empty one, or --overwrite).
 """
 
 

@@ -3,6 +3,11 @@
 For each case: sliding-window logits (with mirror TTA) on the preprocessed grid ->
 ``segmamba.data.preprocess.restore_to_original`` (resample scores, argmax, un-crop) -> uint8 NIfTI with the
 original affine at ``OUT/<case>.nii.gz``. Cases whose output exists are skipped unless ``overwrite``.
+
+Provenance: the checkpoint's data fingerprint (:mod:`segmamba.data.fingerprint`) must equal that of the split
+and preprocessed folder at hand (only the preprocessing part without a split), so a model is never applied to
+a split it was not trained for. ``OUT/provenance.json`` records the checkpoint and its fingerprint, which
+``segmamba evaluate --split`` checks; predictions of another checkpoint are never mixed into one folder.
 """
 
 from __future__ import annotations
@@ -20,8 +25,16 @@ import numpy as np
 import torch
 
 from segmamba.cost.predict import PredictionCostLog
+from segmamba.data.fingerprint import (
+    PROVENANCE_FILE,
+    canonical_hash,
+    file_sha256,
+    fingerprint_differences,
+    split_fingerprint,
+)
+from segmamba.data.split import load_split
 from segmamba.errors import InputError
-from segmamba.io_utils import atomic_path
+from segmamba.io_utils import atomic_path, write_json_atomic
 from segmamba.predict.settings import PredictSettings
 from segmamba.predict.sliding_window import predict_logits
 
@@ -164,6 +177,50 @@ def check_checkpoint_dataset(checkpoint, meta: dict, preprocessed_dir, dataset_j
         )
 
 
+def check_checkpoint_fingerprint(checkpoint, meta: dict, split, preprocessed_dir, dataset_json: dict) -> dict:
+    """Refuse a checkpoint trained on another split or preprocessing than ``split`` and ``preprocessed_dir``.
+
+    Without ``split`` only the preprocessing is compared. Returns the checkpoint's fingerprint.
+
+    Raises:
+        InputError: one line naming the checkpoint, the data and what differs (or that nothing was recorded).
+    """
+    saved = meta.get("data_fingerprint")
+    current = {
+        "split": split_fingerprint(load_split(split)) if split is not None else None,
+        "preprocessing": canonical_hash(dataset_json),
+    }
+    parts = ("split", "preprocessing") if split is not None else ("preprocessing",)
+    differences = fingerprint_differences(saved, current, parts)
+    if differences:
+        data = f"split {split} and {preprocessed_dir}" if split is not None else str(preprocessed_dir)
+        raise InputError(
+            f"checkpoint {checkpoint} was not trained on the data of {data} ({'; '.join(differences)}); "
+            "retrain it (the workflow does so), or pass the split and preprocessed folder it was trained on"
+        )
+    return saved
+
+
+def check_output_provenance(out_dir, provenance: dict) -> None:
+    """Refuse to add predictions to a folder holding another checkpoint's or data's predictions."""
+    path = Path(out_dir) / PROVENANCE_FILE
+    if not path.is_file():
+        if any(Path(out_dir).glob("*.nii.gz")):
+            raise InputError(
+                f"{out_dir} holds predictions of unknown origin (no {PROVENANCE_FILE}); use an empty folder"
+            )
+        return
+    try:
+        recorded = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the predictions' provenance ({exc}); use an empty folder") from exc
+    if any(recorded.get(key) != provenance[key] for key in ("checkpoint_sha256", "data_fingerprint", "subset")):
+        raise InputError(
+            f"{out_dir} holds predictions of another checkpoint or data ({path}: checkpoint "
+            f"{recorded.get('checkpoint')}); use another --out folder or empty it"
+        )
+
+
 def run_prediction(
     checkpoint: str | Path,
     preprocessed_dir: str | Path,
@@ -200,6 +257,7 @@ def run_prediction(
     dataset_json = load_dataset_json(preprocessed_dir)
     model, meta = load_model(checkpoint, select_device(device))
     check_checkpoint_dataset(checkpoint, meta, preprocessed_dir, dataset_json)
+    fingerprint = check_checkpoint_fingerprint(checkpoint, meta, split, preprocessed_dir, dataset_json)
     roi_size = tuple(options.roi_size or meta["model"]["patch_size"])
     reader = None
     if dataset is not None:
@@ -214,6 +272,15 @@ def run_prediction(
         case_ids = preprocessed_case_ids(preprocessed_dir)
     if not case_ids:
         raise InputError(f"no cases to predict (split {split}, subset {subset}, folder {raw_root or preprocessed_dir})")
+    provenance = {
+        "checkpoint": str(checkpoint),
+        "checkpoint_sha256": file_sha256(checkpoint),
+        "data_fingerprint": fingerprint,
+        "subset": subset if split is not None else None,
+    }
+    if not options.overwrite:
+        check_output_provenance(out_dir, provenance)
+    write_json_atomic(Path(out_dir) / PROVENANCE_FILE, provenance)
     todo = pending(case_ids, out_dir, options.overwrite)
     todo_ids = set(todo)
     skipped = [c for c in case_ids if c not in todo_ids]

@@ -70,7 +70,9 @@ def read_outcomes(files: Mapping[str, Mapping[str, str]] | None) -> dict[str, Tr
     evaluation summary beside the metrics CSV an all-background test prediction.
     """
     from segmamba.report import tables
+    from segmamba.report.provenance import check_same_split
 
+    check_same_split({model: paths.get("metrics_summary") for model, paths in (files or {}).items()})
     return {
         model: tables.training_outcome(
             read_optional_json(paths.get("train_summary")), read_optional_json(paths.get("metrics_summary"))

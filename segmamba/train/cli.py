@@ -19,9 +19,13 @@ the val split (mean over the dataset's regions); RUN_DIR gets checkpoint_best.pt
 (resume state, rewritten every epoch), and at the end checkpoint_final.pt, train_log.csv, training_curve.png,
 train_summary.json and train_config.yaml (the resolved settings).
 
-Resume: rerunning the same command continues from RUN_DIR/checkpoint_latest.pt. On SIGTERM or SIGUSR1 (SLURM
-time limit, preemption) the current iteration finishes, checkpoint_latest.pt is saved and the process exits
-with code 75.
+Resume: rerunning the same command continues from RUN_DIR/checkpoint_latest.pt (or, when that cannot be read,
+checkpoint_latest.prev.pt, the generation before). A checkpoint of other settings or data (another split or
+preprocessing: its data fingerprint differs, docs/provenance.md) is not resumed: an error names what changed,
+or with --restart-on-change the old checkpoints move to RUN_DIR/superseded-<UTC time>/ and training starts
+anew. On SIGTERM or SIGUSR1 (SLURM time limit, preemption) the current iteration or validation case finishes,
+checkpoint_latest.pt is saved and the process exits with code 75. A second training in the same RUN_DIR is
+refused (a lock names the PID and host holding it).
 
 Several GPUs: either --nproc N (starts N local processes), or
   torchrun --standalone --nproc-per-node N -m segmamba train ...

@@ -1,5 +1,5 @@
-"""Run-folder outputs besides the checkpoints: train_log.csv and training_curve.png from the history, and
-train_config.yaml (the resolved settings)."""
+"""Run-folder outputs besides the checkpoints: train_log.csv and training_curve.png from the history,
+train_config.yaml (the resolved settings) and the content of train_summary.json."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from segmamba.io_utils import atomic_path, write_text_atomic
 from segmamba.train.settings import TrainSettings
@@ -61,3 +62,40 @@ def write_settings_copy(config: TrainSettings) -> Path:
     path = Path(config.out) / SETTINGS_COPY
     write_text_atomic(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
     return path
+
+
+def train_summary(trainer, final_val: dict[str, float] | None) -> dict[str, Any]:
+    """The content of ``train_summary.json`` of a finished :class:`segmamba.train.trainer.Trainer`."""
+    import torch
+
+    from segmamba.ops import scan_backend_label
+    from segmamba.train.collapse import collapse_report
+
+    state, config = trainer.state, trainer.config
+    last = state.history[-1] if state.history else {}
+    return {
+        "model": config.model,
+        "model_spec": trainer.spec,
+        "parameters": int(sum(p.numel() for p in trainer.model.parameters())),
+        "dataset": trainer.meta["name"],
+        "data_fingerprint": trainer.fingerprint,
+        "train_cases": len(trainer.train_ids),
+        "val_cases": len(trainer.val_ids),
+        "epochs": config.epochs,
+        "iterations": state.iteration,
+        "iterations_per_epoch": trainer.iters_per_epoch,
+        "world_size": trainer.ctx.world_size,
+        "device": str(trainer.device),
+        "amp": trainer.amp,
+        "final_loss": last.get("loss"),
+        "final_val_dice": None if final_val is None else final_val["mean"],
+        "final_val_dice_per_region": final_val,
+        "best_val_dice": state.best_dice,
+        "best_epoch": state.best_epoch,
+        **collapse_report(state.history),
+        "train_time_s": round(state.elapsed_s, 1),
+        "torch_version": torch.__version__,
+        "scan_backend": scan_backend_label(),  # selective-scan backends that ran (None: no Mamba layer)
+        "config": config.to_dict(),
+        "cost": trainer.cost.summary(trainer.spec, state.elapsed_s, trainer.model),  # docs/cost.md
+    }

@@ -82,6 +82,14 @@ def changed_settings(saved: dict[str, Any], settings: TrainSettings) -> list[str
     ]
 
 
+def changed_environment(saved: dict[str, Any], settings: TrainSettings) -> list[str]:
+    """The RUN_ENVIRONMENT_KEYS (paths, workers) that differ from ``saved`` and change the numerics of a resume."""
+    current = settings.to_dict()
+    return sorted(
+        k for k in RUN_ENVIRONMENT_KEYS if k not in ("device", "restart_on_change") and saved.get(k) != current[k]
+    )
+
+
 def read_settings_file(path: str) -> dict[str, Any]:
     """Field values from a JSON or YAML settings file (or JSON text) whose keys mirror the flags.
 

@@ -14,6 +14,7 @@ import logging
 import math
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +22,21 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from segmamba.cost.train import TrainCostTracker
+from segmamba.data.fingerprint import fingerprint_differences, read_data_fingerprint
 from segmamba.errors import ConfigError, InputError
 from segmamba.io_utils import write_json_atomic
-from segmamba.ops import scan_backend_label
 from segmamba.runtime import seed_everything, select_device
 from segmamba.train import PREEMPTED_EXIT_CODE
 from segmamba.train import checkpoint as ckpt
 from segmamba.train import distributed as dist_utils
-from segmamba.train.collapse import collapse_report, foreground_record
 from segmamba.train.inputs import dataset_meta, make_patch_batches, read_split
 from segmamba.train.losses import make_loss
 from segmamba.train.preemption import StopRequest
-from segmamba.train.run_outputs import plot_training_curve, write_settings_copy, write_train_log
-from segmamba.train.settings import RUN_ENVIRONMENT_KEYS, TrainSettings, changed_settings
+from segmamba.train.run_lock import RunFolderLock, remove_stale_temp_files
+from segmamba.train.run_outputs import plot_training_curve, train_summary, write_settings_copy, write_train_log
+from segmamba.train.settings import TrainSettings, changed_environment, changed_settings
 from segmamba.train.step import configure_determinism, make_optimizer, poly_lr, step_seed, train_step
-from segmamba.train.validation import validate_case
+from segmamba.train.validation import ValidationInterrupted, summarise_validation, validate_case, validate_cases
 
 logger = logging.getLogger("segmamba.train")
 
@@ -58,6 +59,7 @@ class Trainer:
         self.train_ids, val_ids = read_split(config.split)
         if not self.train_ids:
             raise InputError(f"split file {config.split}: the train list is empty")
+        self.fingerprint = read_data_fingerprint(config.split, config.preprocessed)
         self.val_ids = val_ids if config.max_val_cases is None else val_ids[: config.max_val_cases]
         if not self.val_ids and self.ctx.is_main:
             logger.warning(
@@ -74,6 +76,7 @@ class Trainer:
         )
         self.state = ckpt.TrainingState()
         self.batches = None  # the StepLoader of train(), closed by run_training
+        self.stop = StopRequest()  # replaced by the installed one in train()
 
     # ----------------------------------------------------------------------------------------- setup
     def build(self) -> None:
@@ -83,46 +86,45 @@ class Trainer:
         self.optimizer = make_optimizer(self.model, self.config)
         self.loss_fn = make_loss(self.config.loss)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
-        latest = self.out / ckpt.LATEST
-        payload = ckpt.read_checkpoint(latest) if latest.is_file() else None
-        if payload is not None and self.is_checkpoint_of_this_run(latest, payload["config"]):
-            self.resume(latest, payload)
+        found = ckpt.read_latest(self.out)
+        if found is not None and self.is_checkpoint_of_this_run(*found):
+            self.resume(*found)
         self.network = self.model
         if self.ctx.enabled:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             self.network = DistributedDataParallel(self.model, device_ids=device_ids)
 
-    def is_checkpoint_of_this_run(self, path: Path, saved: dict[str, Any]) -> bool:
-        """Whether ``path``, saved under the settings ``saved``, belongs to this run (resuming it continues it).
+    def is_checkpoint_of_this_run(self, path: Path, payload: dict[str, Any]) -> bool:
+        """Whether the checkpoint ``payload`` read from ``path`` belongs to this run (resuming it continues it).
 
         A checkpoint of other settings (another learning rate after a config change, which is why Snakemake
-        reruns the job) would make this run a hybrid of two recipes, or a copy of the old one if it had
-        finished: a ConfigError names the changed settings, or with ``restart_on_change`` the old checkpoints
+        reruns the job) or of other data (another split or preprocessing: its data fingerprint differs) would
+        make this run a hybrid of two recipes, or a copy of the old one if it had finished, scored on cases it
+        may have trained on: a ConfigError names what changed, or with ``restart_on_change`` the old checkpoints
         move to ``superseded-<UTC time>/`` (nothing is deleted) and this run starts from scratch.
         """
-        changed = changed_settings(saved, self.config)
+        changed = changed_settings(payload["config"], self.config) + [
+            f"data: {difference}"
+            for difference in fingerprint_differences(payload.get("data_fingerprint"), self.fingerprint)
+        ]
         if not changed:
             return True
         if not self.config.restart_on_change:
             raise ConfigError(
-                f"{path} belongs to a run with other settings ({'; '.join(changed)}); pass --restart-on-change "
+                f"{path} belongs to a run with other settings or data ({'; '.join(changed)}); "
+                "pass --restart-on-change "
                 "to move it aside and train anew, or use another --out folder"
             )
         dist_utils.barrier(self.ctx)  # every rank has read the checkpoint before it moves
         if self.ctx.is_main:
             superseded = ckpt.supersede_checkpoints(self.out)
-            logger.warning("settings changed (%s): old checkpoints moved to %s", "; ".join(changed), superseded)
+            logger.warning("settings or data changed (%s): old checkpoints moved to %s", "; ".join(changed), superseded)
         dist_utils.barrier(self.ctx)
         return False
 
     def resume(self, path: Path, payload: dict[str, Any]) -> None:
         """Load model, optimizer, scaler, progress and RNG state from ``payload``, read from ``path``."""
-        saved = payload["config"]
-        changed = sorted(
-            k
-            for k in RUN_ENVIRONMENT_KEYS
-            if k not in ("device", "restart_on_change") and saved.get(k) != self.config.to_dict()[k]
-        )
+        changed = changed_environment(payload["config"], self.config)
         if payload.get("world_size", 1) != self.ctx.world_size:
             changed.append(f"number of processes ({payload.get('world_size', 1)} -> {self.ctx.world_size})")
         if changed and self.ctx.is_main:
@@ -155,6 +157,7 @@ class Trainer:
             "model": self.spec,
             "state_dict": self.model.state_dict(),
             "dataset": self.meta,
+            "data_fingerprint": self.fingerprint,
             "config": self.config.to_dict(),
             "iteration": self.state.iteration,
             "epoch": self.state.iteration / self.iters_per_epoch,
@@ -174,7 +177,7 @@ class Trainer:
             rng=ckpt.rng_states(),
             world_size=self.ctx.world_size,
         )
-        ckpt.save_checkpoint(self.out / ckpt.LATEST, payload)
+        ckpt.save_checkpoint(self.out / ckpt.LATEST, payload, keep_previous=True)
 
     def write_reports(self) -> None:
         """Rewrite train_log.csv and training_curve.png from the history (main process only)."""
@@ -185,35 +188,9 @@ class Trainer:
 
     def write_summary(self, final_val: dict[str, float] | None) -> None:
         """Write train_summary.json at the end of the run; warn when the training collapsed."""
-        last = self.state.history[-1] if self.state.history else {}
-        collapse = collapse_report(self.state.history)
-        if collapse["collapsed"]:
-            logger.warning("training of %s collapsed: %s", self.config.model, collapse["collapse_reason"])
-        summary = {
-            "model": self.config.model,
-            "model_spec": self.spec,
-            "parameters": int(sum(p.numel() for p in self.model.parameters())),
-            "dataset": self.meta["name"],
-            "train_cases": len(self.train_ids),
-            "val_cases": len(self.val_ids),
-            "epochs": self.config.epochs,
-            "iterations": self.state.iteration,
-            "iterations_per_epoch": self.iters_per_epoch,
-            "world_size": self.ctx.world_size,
-            "device": str(self.device),
-            "amp": self.amp,
-            "final_loss": last.get("loss"),
-            "final_val_dice": None if final_val is None else final_val["mean"],
-            "final_val_dice_per_region": final_val,
-            "best_val_dice": self.state.best_dice,
-            "best_epoch": self.state.best_epoch,
-            **collapse,
-            "train_time_s": round(self.state.elapsed_s, 1),
-            "torch_version": torch.__version__,
-            "scan_backend": scan_backend_label(),  # selective-scan backends that ran (None: no Mamba layer)
-            "config": self.config.to_dict(),
-            "cost": self.cost.summary(self.spec, self.state.elapsed_s, self.model),  # docs/cost.md
-        }
+        summary = train_summary(self, final_val)
+        if summary["collapsed"]:
+            logger.warning("training of %s collapsed: %s", self.config.model, summary["collapse_reason"])
         write_json_atomic(self.out / SUMMARY, summary)
 
     # ---------------------------------------------------------------------------------------- loop
@@ -222,36 +199,36 @@ class Trainer:
 
         Returns:
             ``({region: Dice, "mean": mean Dice}, foreground_record(...))``; None without validation cases.
+
+        Raises:
+            ValidationInterrupted: a stop signal arrived (checked between cases).
         """
         if not self.val_ids:
             return None
         regions = self.meta["regions"]
-        local = [
-            validate_case(
-                self.model,
-                self.config.preprocessed,
-                case_id,
-                regions,
-                self.config.patch_size,
-                overlap=self.config.val_overlap,
-                sw_batch_size=self.config.val_sw_batch_size,
-                amp=self.amp,
+        config = self.config
+        try:
+            local = validate_cases(
+                partial(
+                    validate_case,
+                    self.model,
+                    config.preprocessed,
+                    regions=regions,
+                    roi_size=config.patch_size,
+                    overlap=config.val_overlap,
+                    sw_batch_size=config.val_sw_batch_size,
+                    amp=self.amp,
+                ),
+                self.val_ids,
+                self.ctx.rank,
+                self.ctx.world_size,
+                lambda: dist_utils.any_across(self.ctx, self.stop.requested, self.device),
             )
-            for case_id in self.val_ids[self.ctx.rank :: self.ctx.world_size]
-        ]
-        self.model.train()
-        counts = [
-            sum(case.predicted_foreground for case in local),
-            sum(case.target_foreground for case in local),
-            sum(case.voxels for case in local),
-            sum(case.predicted_foreground == 0 for case in local),
-        ]
-        sums = dist_utils.sum_across(
-            self.ctx, [sum(case.dice[name] for case in local) for name in regions] + counts, self.device
+        finally:
+            self.model.train()
+        return summarise_validation(
+            local, regions, len(self.val_ids), lambda values: dist_utils.sum_across(self.ctx, values, self.device)
         )
-        result = {name: total / len(self.val_ids) for name, total in zip(regions, sums[: len(regions)], strict=True)}
-        result["mean"] = sum(result.values()) / len(regions)
-        return result, foreground_record(*sums[len(regions) :], cases=len(self.val_ids))
 
     def finish_epoch(self, lr: float, clock_start: float, elapsed_before: float) -> None:
         """Average the epoch loss, validate when due, checkpoint and report."""
@@ -319,8 +296,14 @@ class Trainer:
             dynamic_ncols=True,
             disable=not (self.ctx.is_main and sys.stdout.isatty()),
         )
+        self.stop = stop
         clock_start, elapsed_before = time.monotonic(), self.state.elapsed_s
         self.cost = TrainCostTracker(self.device, self.ctx.world_size, self.state.cost)
+        if self.state.epoch_pending:  # the last run stopped during this epoch's validation: finish the epoch first
+            last_lr = poly_lr(config.lr, self.state.iteration - 1, self.total_iterations, config.poly_exponent)
+            self.end_epoch(last_lr, clock_start, elapsed_before)
+            if self.stopped(clock_start, elapsed_before):
+                return PREEMPTED_EXIT_CODE
         while self.state.iteration < self.total_iterations:
             batch = next(self.batches)
             torch.manual_seed(step_seed(config.seed, self.ctx.rank, self.state.iteration))
@@ -336,19 +319,34 @@ class Trainer:
             self.progress.update(1)
             self.progress.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", refresh=False)
             if self.state.iteration % self.iters_per_epoch == 0:
-                self.finish_epoch(lr, clock_start, elapsed_before)
-            if dist_utils.any_across(self.ctx, stop.requested, self.device):
-                self.state.elapsed_s = elapsed_before + time.monotonic() - clock_start
-                self.save_latest()
-                self.log(
-                    f"{stop.signal_name or 'stop signal'} received: saved {ckpt.LATEST} at iteration "
-                    f"{self.state.iteration}; exiting with code {PREEMPTED_EXIT_CODE}"
-                )
-                self.progress.close()
+                self.end_epoch(lr, clock_start, elapsed_before)
+            if self.stopped(clock_start, elapsed_before):
                 return PREEMPTED_EXIT_CODE
         self.progress.close()
         self.finish()
         return 0
+
+    def end_epoch(self, lr: float, clock_start: float, elapsed_before: float) -> None:
+        """:meth:`finish_epoch`; a stop during its validation leaves the epoch pending (finished on resume)."""
+        try:
+            self.finish_epoch(lr, clock_start, elapsed_before)
+            self.state.epoch_pending = False
+        except ValidationInterrupted:
+            self.state.epoch_pending = True
+
+    def stopped(self, clock_start: float, elapsed_before: float) -> bool:
+        """On a stop request (any process): save checkpoint_latest.pt, log, and return True."""
+        if not dist_utils.any_across(self.ctx, self.stop.requested, self.device):
+            return False
+        self.state.elapsed_s = elapsed_before + time.monotonic() - clock_start
+        self.save_latest()
+        during = " (during validation; it is redone on resume)" if self.state.epoch_pending else ""
+        self.log(
+            f"{self.stop.signal_name or 'stop signal'} received: saved {ckpt.LATEST} at iteration "
+            f"{self.state.iteration}{during}; exiting with code {PREEMPTED_EXIT_CODE}"
+        )
+        self.progress.close()
+        return True
 
     def finish(self) -> None:
         """Write checkpoint_final.pt, the reports and the summary (main process)."""
@@ -375,9 +373,11 @@ def run_training(config: TrainSettings) -> int:
     if trainer.device.type == "cuda":
         torch.cuda.set_device(trainer.device)
     dist_utils.init_process_group(trainer.ctx, trainer.device)
+    lock = RunFolderLock(trainer.out)
     try:
         if trainer.ctx.is_main:
-            trainer.out.mkdir(parents=True, exist_ok=True)
+            lock.acquire()  # one training per run folder (an orphaned or parallel one is refused, naming it)
+            remove_stale_temp_files(trainer.out)
             write_settings_copy(config)
         trainer.build()
         trainer.log(
@@ -390,6 +390,7 @@ def run_training(config: TrainSettings) -> int:
         if trainer.batches is not None:
             trainer.batches.close()  # stop the loader workers now, also when an error propagates
         stop.restore()
+        lock.release()
         # Free the DDP wrapper before leaving the process group: a gloo group destroyed first makes the
         # Reducer's later destructor join a thread that waits for the GIL, which hangs the process at exit.
         trainer.network = None

@@ -13,7 +13,9 @@ import pytest
 import torch
 from torch import nn
 
+from segmamba.data.fingerprint import data_fingerprint, read_data_fingerprint
 from segmamba.data.preprocess import preprocess_image
+from segmamba.data.split import make_split
 from segmamba.errors import InputError
 from segmamba.predict.predictor import run_prediction, write_label_map
 from segmamba.predict.settings import PredictSettings
@@ -86,12 +88,16 @@ def training_record(dataset_json: dict, **changes) -> dict:
     return {**{key: dataset_json[key] for key in fields}, **changes}
 
 
-def save_random_checkpoint(path, in_channels: int, classes: int, dataset: dict, patch=(16, 16, 16)) -> None:
-    """A checkpoint of a tiny SegResNet with random weights, recorded as trained on ``dataset``."""
+def save_random_checkpoint(
+    path, in_channels: int, classes: int, dataset: dict, patch=(16, 16, 16), fingerprint: dict | None = None
+) -> None:
+    """A checkpoint of a tiny SegResNet with random weights, recorded as trained on ``dataset`` (and the data of
+    ``fingerprint``)."""
     torch.manual_seed(0)
     spec = ckpt.model_spec("segresnet", in_channels, classes, patch, TINY_SEGRESNET)
     model = ckpt.build_from_spec(spec)
-    ckpt.save_checkpoint(path, {"model": spec, "state_dict": model.state_dict(), "dataset": dataset})
+    payload = {"model": spec, "state_dict": model.state_dict(), "dataset": dataset, "data_fingerprint": fingerprint}
+    ckpt.save_checkpoint(path, payload)
 
 
 @pytest.fixture
@@ -122,8 +128,10 @@ def anisotropic_mri_folder(tmp_path):
     np.save(folder / "toy_001" / "label.npy", np.zeros((1, *pre_image.shape[1:]), np.int8))
     (folder / "toy_001" / "properties.json").write_text(json.dumps(properties))
     (folder / "dataset.json").write_text(json.dumps(dataset_json))
-    (tmp_path / "split.json").write_text(json.dumps({"train": [], "val": [], "test": ["toy_001"]}))
-    save_random_checkpoint(tmp_path / "model.pt", 2, 3, training_record(dataset_json))
+    split = make_split(["toy_001"])  # one case: train and val empty, test = the case
+    (tmp_path / "split.json").write_text(json.dumps(split))
+    fingerprint = data_fingerprint(split, dataset_json)
+    save_random_checkpoint(tmp_path / "model.pt", 2, 3, training_record(dataset_json), fingerprint=fingerprint)
     return tmp_path, image.shape[1:], affine
 
 
@@ -219,7 +227,8 @@ def test_predict_cli_on_raw_scans_without_labels(tmp_path):
     preprocess_dataset("crc500", raw, tmp_path / "split.json", tmp_path / "pre")
     shutil.rmtree(raw / "labelsTr")  # new scans: no labels
     crc = json.loads((tmp_path / "pre" / "dataset.json").read_text())
-    save_random_checkpoint(tmp_path / "model.pt", 1, 2, training_record(crc))
+    fingerprint = read_data_fingerprint(tmp_path / "split.json", tmp_path / "pre")
+    save_random_checkpoint(tmp_path / "model.pt", 1, 2, training_record(crc), fingerprint=fingerprint)
     command = [
         sys.executable,
         "-m",
@@ -272,3 +281,64 @@ def test_predict_cli_help(capsys):
         "--overwrite",
     ):
         assert flag in text
+
+
+class CodeOnLoad:
+    """A pickled object whose unpickling would touch a marker file (what a malicious checkpoint does)."""
+
+    def __init__(self, marker) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_predict_refuses_a_checkpoint_with_a_pickle_payload_without_running_it(anisotropic_mri_folder, capsys):
+    from segmamba.cli import main
+
+    root, _, _ = anisotropic_mri_folder
+    marker = root / "PWNED"
+    torch.save({"format": ckpt.CHECKPOINT_FORMAT, "x": CodeOnLoad(marker)}, root / "evil.pt")
+    args = ["predict", "--checkpoint", str(root / "evil.pt"), "--preprocessed", str(root / "pre")]
+    assert main([*args, "--out", str(root / "pred"), "--no-tta", "--device", "cpu"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "evil.pt is refused" in error and "could run code" in error
+    assert not marker.exists()
+
+
+def test_predict_refuses_a_checkpoint_of_another_split_or_preprocessing(anisotropic_mri_folder):
+    root, _, _ = anisotropic_mri_folder
+    toy = json.loads((root / "pre" / "dataset.json").read_text())
+    split = json.loads((root / "split.json").read_text())
+    other_seed = data_fingerprint({**split, "seed": 7}, toy)
+    save_random_checkpoint(root / "seed7.pt", 2, 3, training_record(toy), fingerprint=other_seed)
+    options = PredictSettings(tta=False)
+    with pytest.raises(InputError, match=r"seed7.pt was not trained on the data of split .*split seed 7 -> 42\)"):
+        run_prediction(root / "seed7.pt", root / "pre", root / "pred", options, split=root / "split.json")
+    # the split is not compared without one; the preprocessing always is
+    assert run_prediction(root / "seed7.pt", root / "pre", root / "pred7", options)["predicted"] == ["toy_001"]
+    other_spacing = data_fingerprint(split, {**toy, "target_spacing": [2.0, 2.0, 2.0]})
+    save_random_checkpoint(root / "coarse.pt", 2, 3, training_record(toy), fingerprint=other_spacing)
+    with pytest.raises(InputError, match=r"coarse.pt was not trained .*preprocessing \(dataset.json"):
+        run_prediction(root / "coarse.pt", root / "pre", root / "pred", options)
+    save_random_checkpoint(root / "old.pt", 2, 3, training_record(toy))  # no fingerprint: an older checkpoint
+    with pytest.raises(InputError, match="old.pt was not trained .*no data fingerprint recorded"):
+        run_prediction(root / "old.pt", root / "pre", root / "pred", options)
+    assert not (root / "pred").exists()  # every refusal comes before any output
+
+
+def test_predictions_record_their_provenance_and_are_never_mixed(anisotropic_mri_folder):
+    root, _, _ = anisotropic_mri_folder
+    options = PredictSettings(tta=False)
+    run_prediction(root / "model.pt", root / "pre", root / "pred", options, split=root / "split.json")
+    provenance = json.loads((root / "pred" / "provenance.json").read_text())
+    checkpoint = ckpt.read_checkpoint(root / "model.pt")
+    assert provenance["data_fingerprint"] == checkpoint["data_fingerprint"] and provenance["subset"] == "test"
+    toy = json.loads((root / "pre" / "dataset.json").read_text())
+    torch.manual_seed(1)  # another model of the same data, saved over the same path (a retraining)
+    model = ckpt.build_from_spec(checkpoint["model"])
+    ckpt.save_checkpoint(root / "model.pt", {**checkpoint, "state_dict": model.state_dict(), "dataset": toy})
+    with pytest.raises(InputError, match="holds predictions of another checkpoint"):
+        run_prediction(root / "model.pt", root / "pre", root / "pred", options, split=root / "split.json")
+    options.overwrite = True
+    assert run_prediction(root / "model.pt", root / "pre", root / "pred", options)["predicted"] == ["toy_001"]

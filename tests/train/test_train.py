@@ -167,3 +167,33 @@ def test_cli_help_lists_recipe_flags(capsys):
         "torchrun",
     ):
         assert flag in text
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ('{"epochs": "8"}', "setting 'epochs' must be an integer, got '8'"),
+        ('{"amp": "false"}', "setting 'amp' must be true or false, got 'false'"),
+        ('{"augment": "no"}', "setting 'augment' must be true or false, got 'no'"),
+        ('{"no-amp": 1}', "setting 'no-amp' must be true or false, got 1"),
+        ('{"lr": "1e-2"}', "setting 'lr' must be a number, got '1e-2'"),
+        ('{"patch_size": [16, 16.5, 16]}', "setting 'patch_size' must be a list of ints"),
+        ('{"max_val_cases": "all"}', "setting 'max_val_cases' must be an integer or null"),
+        ('{"model_overrides": [1]}', "setting 'model_overrides' must be a mapping"),
+        ('{"epochs": true}', "setting 'epochs' must be an integer, got True"),
+        ('{"epoch": 8}', "unknown setting 'epoch'"),
+    ],
+)
+def test_settings_by_hand_are_type_checked_naming_the_key(block, message, capsys):
+    from segmamba.cli import main
+
+    args = ["train", "--preprocessed", "pre", "--split", "split.json", "--model", "segresnet", "--out", "run"]
+    assert main([*args, "--settings", block]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and message in error
+
+
+def test_well_typed_settings_by_hand_are_accepted():
+    values = read_settings_file('{"lr": 1, "amp": false, "max_val_cases": null, "patch_size": [16, 16, 16]}')
+    settings = build_settings(values, REQUIRED)
+    assert (settings.lr, settings.amp, settings.max_val_cases, settings.patch_size) == (1, False, None, (16, 16, 16))

@@ -258,14 +258,14 @@ def test_changed_settings_stop_or_with_restart_on_change_train_anew_keeping_the_
 
     out = tmp_path / "changed"
     shutil.copytree(reference_run, out)
-    old_latest = torch.load(out / "checkpoint_latest.pt", map_location="cpu", weights_only=False)["state_dict"]
-    with pytest.raises(ConfigError, match=r"other settings \(lr: 0\.01 -> 0\.02\).*--restart-on-change"):
+    old_latest = read_checkpoint(out / "checkpoint_latest.pt")["state_dict"]
+    with pytest.raises(ConfigError, match=r"other settings or data \(lr: 0\.01 -> 0\.02\).*--restart-on-change"):
         train_in_process(train_args(dataset, out, lr=0.02))
     assert train_in_process(train_args(dataset, out, lr=0.02, restart_on_change=True)) == 0
     (superseded,) = out.glob("superseded-*")
     assert_same_weights(
         old_latest,
-        torch.load(superseded / "checkpoint_latest.pt", map_location="cpu", weights_only=False)["state_dict"],
+        read_checkpoint(superseded / "checkpoint_latest.pt")["state_dict"],
     )
     fresh = tmp_path / "fresh"
     assert train_in_process(train_args(dataset, fresh, lr=0.02)) == 0

@@ -36,6 +36,7 @@ rule evaluate:
     input:
         predictions="results/{dataset}/predictions/{model}",
         gt="results/{dataset}/gt",
+        split="results/{dataset}/split.json",
         root=evaluation_root,
     output:
         metrics="results/{dataset}/metrics/{model}.csv",
@@ -57,7 +58,7 @@ rule evaluate:
         nsd=nsd_tolerance_argument,
     shell:
         "segmamba evaluate --dataset {params.layout} --name {wildcards.dataset} --pred-dir {input.predictions:q}"
-        " --gt-dir {input.gt:q}"
+        " --gt-dir {input.gt:q} --split {input.split:q}"
         " --out {output.metrics:q} --convention {params.convention} --nsd-tolerance-mm {params.nsd}"
         " --workers {threads} {params.options}"
         " > {log:q} 2>&1"

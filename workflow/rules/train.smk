@@ -6,8 +6,9 @@
 # checkpoint_latest.pt (and checkpoint_best.pt) are written there but are NOT declared outputs, so
 # Snakemake never deletes them: a job killed by a time limit or preempted (exit code 75) continues
 # from its latest checkpoint when rerun (`--rerun-incomplete`, `--retries`, or SLURM requeue). A rerun
-# because settings changed (params) trains anew: `--restart-on-change` moves the old run's checkpoints
-# to superseded-<time>/ first.
+# because settings changed (params) or the data did (another split or preprocessing: the checkpoint's data
+# fingerprint differs, docs/provenance.md) trains anew: `--restart-on-change` moves the old run's
+# checkpoints to superseded-<time>/ first. A second training in the same folder is refused (lock).
 # Outputs: checkpoint_final.pt, train_log.csv, training_curve.png, train_summary.json (which says whether
 # the training collapsed; the tables read it).
 rule train:

@@ -1,0 +1,39 @@
+"""The report's provenance check: the models of one table must have been scored on the same split.
+
+Every metrics summary (``<model>.summary.json`` from ``segmamba evaluate``) records the data fingerprint of the
+predictions it scored (:mod:`segmamba.data.fingerprint`). A table that compared models trained and tested on
+different splits would be meaningless, so it is refused with one error naming the files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+
+from segmamba.errors import InputError
+
+
+def check_same_split(summaries: Mapping[str, str | os.PathLike | None]) -> None:
+    """Raise InputError when the metrics summaries ``{model: path}`` record different split fingerprints.
+
+    Missing files and summaries without a fingerprint (written by an older version) are not compared.
+    """
+    splits: dict[str, list[str]] = {}
+    for path in summaries.values():
+        if path is None or not os.path.isfile(path):
+            continue
+        try:
+            fingerprint = json.loads(open(path).read()).get("data_fingerprint")
+        except (OSError, json.JSONDecodeError, AttributeError) as exc:
+            raise InputError(f"{path}: cannot read the metrics summary ({exc})") from exc
+        if fingerprint and fingerprint.get("split"):
+            splits.setdefault(json.dumps(fingerprint["split"], sort_keys=True), []).append(str(path))
+    if len(splits) > 1:
+        groups = "; ".join(
+            f"seed {json.loads(key)['seed']}: {', '.join(paths)}" for key, paths in sorted(splits.items())
+        )
+        raise InputError(
+            f"the metrics summaries of one table come from models of different splits ({groups}); "
+            "rerun the workflow so that every model is trained and scored on the same split"
+        )
