@@ -147,43 +147,50 @@ def normalise_settings(block: dict[str, Any], settings_class: type, source: str)
     for key, value in block.items():
         name = str(key).strip().lstrip("-").replace("-", "_")
         if name.startswith("no_") and name[3:] in names and name not in names:
-            _check_type(value, bool, f"{source}: setting {key!r}")
+            check_setting_type(key, value, bool, source)
             values[name[3:]] = not value
         elif name in names:
-            _check_type(value, hints[name], f"{source}: setting {key!r}")
+            check_setting_type(key, value, hints[name], source)
             values[name] = value
         else:
             raise ConfigError(f"{source}: unknown setting {key!r} (known: {', '.join(sorted(names))})")
     return values
 
 
-def _check_type(value: Any, annotation: Any, where: str) -> None:
-    """Raise ConfigError naming ``where`` unless ``value`` fits the field type ``annotation``.
+def _is_number(value: Any, kind: type) -> bool:
+    """Whether ``value`` is an ``int`` (``kind`` int) or a real number (``kind`` float); booleans are neither."""
+    return not isinstance(value, bool) and isinstance(value, int if kind is int else int | float)
 
-    A tuple field also takes one item (e.g. a cubic patch size), a dict field its JSON text.
+
+def check_setting_type(key: str, value: Any, annotation: Any, source: str) -> None:
+    """Raise ConfigError naming ``key`` when ``value`` does not fit the field annotation (as the config schema
+    checks it): bool, int (not a bool), float (int accepted), str, dict (or its JSON text), tuple of ints (or one
+    int), ``X | None``.
     """
-    if value is None and _base_type(annotation) is not annotation:
-        return  # an optional field
+    optional = typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in typing.get_args(
+        annotation
+    )
+    if value is None and optional:
+        return
     kind = _base_type(annotation)
-    origin = typing.get_origin(kind)
-    if origin is tuple:
+    if kind is bool:
+        ok, expected = isinstance(value, bool), "true or false"
+    elif kind in (int, float):
+        ok, expected = _is_number(value, kind), "an integer" if kind is int else "a number"
+    elif kind is str:
+        ok, expected = isinstance(value, str), "a string"
+    elif typing.get_origin(kind) is tuple:
+        item = typing.get_args(kind)[0]
         items = value if isinstance(value, list | tuple) else [value]
-        for item in items:
-            _check_type(item, typing.get_args(kind)[0], where)
+        ok, expected = all(_is_number(v, item) for v in items), f"a list of {item.__name__}s"
+    elif kind is dict or typing.get_origin(kind) is dict:
+        ok, expected = isinstance(value, dict | str), "a mapping"  # or its JSON text, as the flag takes it
+    else:
         return
-    expected = {
-        bool: (bool, "true or false"),
-        int: (int, "an integer"),
-        float: ((int, float), "a number"),
-        str: (str, "a string"),
-    }.get(kind)
-    if kind is dict or origin is dict:
-        expected = ((dict, str), "a JSON object")
-    if expected is None:
-        return
-    types_, described = expected
-    if not isinstance(value, types_) or (kind is not bool and isinstance(value, bool)):
-        raise ConfigError(f"{where} must be {described}, got {value!r}")
+    if not ok:
+        raise ConfigError(
+            f"{source}: setting {key!r} must be {expected}{' or null' if optional else ''}, got {value!r}"
+        )
 
 
 def settings_values(args: argparse.Namespace | dict[str, Any], settings_class: type) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from segmamba.train.settings import TrainSettings
         ({"no-amp": "yes"}, "setting 'no-amp' must be true or false, got 'yes'"),
         ({"augment": "no"}, "setting 'augment' must be true or false, got 'no'"),
         ({"lr": "0.01"}, "setting 'lr' must be a number, got '0.01'"),
-        ({"patch_size": [16, "16", 16]}, "setting 'patch_size' must be an integer, got '16'"),
+        ({"patch_size": [16, "16", 16]}, "setting 'patch_size' must be a list of ints, got \\[16, '16', 16\\]"),
     ],
 )
 def test_wrongly_typed_training_settings_name_the_key(block, message):

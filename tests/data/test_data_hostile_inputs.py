@@ -40,10 +40,14 @@ def test_a_66_byte_file_claiming_512_cubed_voxels_fails_without_allocating(tmp_p
 def test_the_cli_check_of_a_bomb_stays_small_in_a_fresh_process(tmp_path):
     root = write_dataset(tmp_path / "raw", cases=2)
     forge_shape(image_path(root, 1), (2000, 2000, 2000))
-    command = "import sys; from segmamba.cli import main; sys.exit(main(sys.argv[1:]))"
+    # The child reports its own peak: RUSAGE_CHILDREN would be the largest of every child this session waited for.
+    command = (
+        "import resource, sys; from segmamba.cli import main; code = main(sys.argv[1:]);"
+        " print('peak-kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(code)"
+    )
     args = ["check", "--dataset", "nnunet", "--root", str(root)]
     result = subprocess.run([sys.executable, "-c", command, *args], capture_output=True, text=True, timeout=120)
-    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    peak_mib = int(result.stderr.split("peak-kib")[-1].split()[0]) / 1024
     assert result.returncode == 1
     assert f"case case_001: file {image_path(root, 1)}: header declares shape (2000, 2000, 2000)" in result.stdout
     assert peak_mib < 1000  # 2000³ float32 would be 30 GiB; torch-free imports take ~100 MiB
