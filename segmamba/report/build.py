@@ -5,7 +5,8 @@ and ``.tex`` beside each other, a figure one ``.png``) and the HTML-report capti
 (``workflow/report/<caption>``) that its ``report_<artefact>`` rule attaches. The builders take plain paths
 (as the rules pass them in ``--inputs``) and delegate to ``segmamba.report.tables``, ``.efficiency_table``,
 ``.render`` and ``.figures``, imported when a builder runs, so that the command line starts without pandas or
-matplotlib.
+matplotlib; the statistics artefacts' builders (lesion-wise table, rank stability, blob plot, significance
+map) live in ``segmamba.report.statistics_build``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from segmamba.data.dataset_config import resolve_dataset
 from segmamba.data.registry import DATASETS, PAPER_ABLATION_DATASET, DatasetDefinition, dataset_label, paper_datasets
 from segmamba.errors import InputError
 from segmamba.report import paper
+from segmamba.report.statistics_build import (
+    make_lesionwise_table,
+    make_rank_blobs,
+    make_rank_stability,
+    make_significance_map,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,7 +45,7 @@ TITLES = {
 }
 
 
-def _read_all(layout: Mapping[str, str | os.PathLike]) -> dict[str, pd.DataFrame]:
+def read_metrics_layout(layout: Mapping[str, str | os.PathLike]) -> dict[str, pd.DataFrame]:
     """Read ``{model: metrics CSV}`` into ``{model: per-case frame}``."""
     from segmamba.report import tables
 
@@ -95,7 +102,7 @@ def make_paper_table(
     from segmamba.report.statistics import StatisticsSettings
 
     settings = StatisticsSettings.from_inputs(statistics)
-    metrics = {dataset: _read_all(models) for dataset, models in layout.items()}
+    metrics = {dataset: read_metrics_layout(models) for dataset, models in layout.items()}
     outcomes = {dataset: read_outcomes(files) for dataset, files in (outcome_files or {}).items()}
     tidy = tables.build_paper_table(table, metrics, synthetic, outcomes, settings)
     extra = [DATASETS[name].paper_note for name in paper_datasets(table) if DATASETS[name].paper_note]
@@ -121,7 +128,7 @@ def make_dataset_table(
     settings = StatisticsSettings.from_inputs(statistics)
     definition = resolve_dataset(dataset, dict(entry))
     outcomes = read_outcomes(outcome_files)
-    tidy = tables.build_dataset_table(definition, _read_all(layout), synthetic, outcomes, settings)
+    tidy = tables.build_dataset_table(definition, read_metrics_layout(layout), synthetic, outcomes, settings)
     groups = ", ".join(dict.fromkeys(tidy["group"]))
     title = f"{dataset_label(dataset)}: {groups}, compared methods"
     render.write_table(tidy, prefix, title, notes.accuracy_notes(tidy, [dataset_note(definition)], settings))
@@ -159,7 +166,9 @@ def make_table4(
 
     settings = StatisticsSettings.from_inputs(statistics)
     definition = resolve_dataset(dataset, dict(entry or {}))
-    tidy = tables.build_table4(_read_all(layout), definition, synthetic, read_outcomes(outcome_files), settings)
+    tidy = tables.build_table4(
+        read_metrics_layout(layout), definition, synthetic, read_outcomes(outcome_files), settings
+    )
     note = f"Dataset: {dataset_label(dataset)}"
     if not definition.ablation_paper_values:
         note += f" (the paper's ablation uses {dataset_label(PAPER_ABLATION_DATASET)}; no paper values)"
@@ -300,7 +309,8 @@ class Artefact:
         return FORMATS[self.kind]
 
 
-PAPER_TABLE_INPUTS = "layout, synthetic, outcome_files"
+PAPER_TABLE_INPUTS = "layout, synthetic, outcome_files, statistics"
+RANK_INPUTS = "dataset, layout, entry, statistics"
 
 ARTEFACTS: dict[str, Artefact] = {
     artefact.name: artefact
@@ -309,9 +319,19 @@ ARTEFACTS: dict[str, Artefact] = {
         Artefact("table3", "table", partial(make_paper_table, "table3"), "table3.rst", PAPER_TABLE_INPUTS),
         Artefact(
             "dataset_table", "table", make_dataset_table, "dataset_table.rst",
-            "dataset, entry, layout, synthetic, outcome_files",
+            "dataset, entry, layout, synthetic, outcome_files, statistics",
         ),
-        Artefact("table4", "table", make_table4, "table4.rst", "layout, dataset, synthetic, outcome_files, entry"),
+        Artefact(
+            "table4", "table", make_table4, "table4.rst",
+            "layout, dataset, synthetic, outcome_files, entry, statistics",
+        ),
+        Artefact(
+            "lesionwise_table", "table", make_lesionwise_table, "lesionwise_table.rst",
+            "layout, synthetic, outcome_files, statistics",
+        ),
+        Artefact("rank_stability", "table", make_rank_stability, "rank_stability.rst", RANK_INPUTS),
+        Artefact("rank_blobs", "figure", make_rank_blobs, "rank_blobs.rst", RANK_INPUTS),
+        Artefact("significance_map", "figure", make_significance_map, "significance_map.rst", RANK_INPUTS),
         Artefact("table5", "table", make_table5, "table5.rst", "paths, reduced_scale, dataset"),
         Artefact(
             "figure4", "figure", make_figure4, "fig4.rst",

@@ -533,7 +533,8 @@ def table_targets():
         names.append("table4")
     if efficiency_active():
         names.append("table5")
-    return [f"results/tables/{name}.{ext}" for name in names for ext in ("csv", "md", "tex")]
+    tables = [f"results/tables/{name}.{ext}" for name in names for ext in ("csv", "md", "tex")]
+    return tables + statistics_table_targets()  # report.smk
 
 
 def figure_targets():
@@ -543,7 +544,7 @@ def figure_targets():
         figures += [f"results/figures/fig4_{dataset}.png", f"results/figures/training_curves_{dataset}.png"]
     if efficiency_active():
         figures.append("results/figures/efficiency.png")
-    return figures
+    return figures + statistics_figure_targets()  # report.smk
 
 
 def efficiency_targets():
