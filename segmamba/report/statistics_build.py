@@ -67,7 +67,7 @@ def make_rank_stability(
     """Write a dataset's rank-stability table (every reported metric) to ``<prefix>.csv|.md|.tex``: the CSV has
     one row per metric and method (``rank_stability.RANK_COLUMNS``), Markdown and LaTeX one cell per pair."""
     from segmamba.io_utils import write_text_atomic
-    from segmamba.report import rank_stability, render
+    from segmamba.report import notes, rank_stability, render
     from segmamba.report.statistics import StatisticsSettings
 
     settings = StatisticsSettings.from_inputs(statistics).bootstrap
@@ -76,9 +76,10 @@ def make_rank_stability(
     write_text_atomic(prefix + ".csv", table.to_csv(index=False, float_format="%.6g"))
     cells = rank_stability.rank_cells(table, f"rank_stability_{dataset}")
     title = f"Rank stability on {dataset_label(dataset)}: bootstrap ranks of the compared methods"
-    notes = rank_stability.rank_notes(table, settings) if len(table) else ["No method has test cases."]
-    write_text_atomic(prefix + ".md", render.render_markdown(cells, title, notes))
-    write_text_atomic(prefix + ".tex", render.render_latex(cells, title, notes, f"rank_stability_{dataset}"))
+    table_notes = rank_stability.rank_notes(table, settings) if len(table) else ["No method has test cases."]
+    table_notes += notes.method_notes(cells)
+    write_text_atomic(prefix + ".md", render.render_markdown(cells, title, table_notes))
+    write_text_atomic(prefix + ".tex", render.render_latex(cells, title, table_notes, f"rank_stability_{dataset}"))
 
 
 def _headline(dataset: str, entry: Mapping | None, layout: Mapping[str, str]):
