@@ -28,10 +28,8 @@ import pandas as pd
 from scipy.stats import bootstrap
 from statsmodels.stats.multitest import multipletests
 
+from segmamba.errors import InputError
 from segmamba.evaluate.summary import paired_wilcoxon
-
-#: Columns of the per-case values frame.
-VALUE_COLUMNS = ("case", "seed", "fold", "value")
 
 
 @dataclass(frozen=True)
@@ -59,6 +57,11 @@ class StatisticsSettings:
         """The settings of a report rule's ``statistics`` input (keys ``reference``, ``resamples``, ``seed``;
         absent keys keep the defaults)."""
         statistics = statistics or {}
+        unknown = set(statistics) - {"reference", "resamples", "seed"}
+        if unknown:
+            raise InputError(
+                f"statistics: unknown key(s) {', '.join(sorted(unknown))}; known: reference, resamples, seed"
+            )
         defaults = BootstrapSettings()
         bootstrap_settings = BootstrapSettings(
             resamples=int(statistics.get("resamples", defaults.resamples)),

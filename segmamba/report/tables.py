@@ -36,9 +36,6 @@ from segmamba.errors import InputError
 from segmamba.report import paper
 from segmamba.report.statistics import StatisticsSettings, add_holm, case_frame, cell_statistics, paired_comparison
 
-#: The model every other method is tested against unless the configuration names another.
-REFERENCE_MODEL = StatisticsSettings.reference
-
 #: Column group of the NSD columns, and that of the BraTS lesion-wise metrics.
 NSD_GROUP = "NSD (%)"
 LESION_GROUPS = ("Lesion-wise Dice (%)", "Lesion-wise HD95 (mm)")
@@ -73,13 +70,18 @@ def case_values(frame: pd.DataFrame, metric: ReportedMetric, source: str = "metr
     of ``segmamba.report.statistics`` (columns case, seed, fold, value), NaN values dropped.
 
     Raises:
-        InputError: a required column is missing from the metrics of ``source``.
+        InputError: a required column is missing from the metrics of ``source``, or a case has two rows for
+            one seed.
     """
     missing = [column for column in metric.columns if column not in frame.columns]
     if missing:
         raise InputError(f"{source}: metric column(s) {', '.join(missing)} missing (needed for {metric.key})")
-    values = frame[list(metric.columns)].astype(float).mean(axis=1, skipna=False) * metric.scale
-    return case_frame(frame, values)
+    values = case_frame(frame, frame[list(metric.columns)].astype(float).mean(axis=1, skipna=False) * metric.scale)
+    repeated = values[values.duplicated(["case", "seed"])]
+    if len(repeated):
+        case, seed = repeated.iloc[0][["case", "seed"]]
+        raise InputError(f"{source}: case {case} has more than one row for seed {seed} (column {metric.columns[0]})")
+    return values
 
 
 def nsd_metrics(definition: DatasetDefinition, frames: Mapping[str, pd.DataFrame]) -> list[ReportedMetric]:

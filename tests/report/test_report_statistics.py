@@ -11,7 +11,9 @@ import pytest
 from scipy.stats import bootstrap, wilcoxon
 from statsmodels.stats.multitest import multipletests
 
+from segmamba.errors import InputError
 from segmamba.report import build, statistics_build
+from segmamba.report.statistics import StatisticsSettings
 
 N_CASES = 20
 CASES = [f"case{i:02d}" for i in range(N_CASES)]
@@ -211,3 +213,13 @@ def test_lesionwise_table_has_table2s_statistics_and_is_empty_without_the_column
     statistics_build.make_lesionwise_table(write_layout(tmp_path, plain, "p"), True, str(tmp_path / "empty"))
     assert read_tidy(tmp_path / "empty.csv").empty
     assert "No lesion-wise metrics" in (tmp_path / "empty.md").read_text()
+
+
+def test_bad_statistics_inputs_are_input_errors_naming_the_key_or_case(tmp_path):
+    with pytest.raises(InputError, match="resample"):
+        StatisticsSettings.from_inputs({"resample": 100})
+    frames = planted_crc(np.random.default_rng(7))
+    frames["uxnet"] = pd.concat([frames["uxnet"], frames["uxnet"].iloc[:1]])  # case00 twice, one seed
+    layout = write_layout(tmp_path, frames, "crc500")
+    with pytest.raises(InputError, match="crc500/uxnet: case case00 has more than one row for seed 0"):
+        build.make_paper_table("table3", {"crc500": layout}, {"crc500": False}, str(tmp_path / "t"))
