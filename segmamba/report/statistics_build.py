@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from segmamba.data.dataset_config import resolve_dataset
 from segmamba.data.registry import dataset_label
+from segmamba.errors import InputError
 
 LESIONWISE_TITLE = "BraTS2023 lesion-wise Dice (%) and HD95 (mm) (BraTS 2023 definition), compared methods"
 
@@ -88,7 +89,10 @@ def _headline(dataset: str, entry: Mapping | None, layout: Mapping[str, str]):
 
     definition, metrics = _dataset_values(dataset, entry, layout)
     metric = rank_stability.headline_metric(rank_stability.reported_metrics(definition, metrics))
-    return metric, rank_stability.metric_values(metric, metrics, dataset)
+    values = rank_stability.metric_values(metric, metrics, dataset)
+    if rank_stability.case_matrix(values).empty:
+        raise InputError(f"{dataset}: no test case has a {metric.key} value from every method ({', '.join(values)})")
+    return metric, values
 
 
 def make_rank_blobs(

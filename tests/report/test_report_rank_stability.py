@@ -120,3 +120,16 @@ def test_the_headline_metric_is_the_mean_dice_else_the_first(keys, headline):
 
     metrics = [ReportedMetric(key, key, (key,)) for key in keys]
     assert rank_stability.headline_metric(metrics).key == headline
+
+
+def test_rank_figures_without_a_case_every_method_has_are_an_input_error(tmp_path):
+    from segmamba.errors import InputError
+
+    layout = {}
+    for model, prefix in (("segmamba", "a"), ("uxnet", "b")):  # disjoint case ids
+        path = tmp_path / f"{model}.csv"
+        pd.DataFrame({"case": [f"{prefix}{i}" for i in range(3)], "dice": [0.5, 0.6, 0.7], "hd95": 1.0}).to_csv(path)
+        layout[model] = str(path)
+    inputs = {"dataset": "crc500", "layout": layout, "entry": {}}
+    with pytest.raises(InputError, match="crc500: no test case has a dice value from every method"):
+        build.write_artefact("rank_blobs", inputs, tmp_path / "blobs.png")
