@@ -83,8 +83,9 @@ def our_text(cell: Mapping) -> str:
 
 
 def ci_text(cell: Mapping) -> str:
-    """The bootstrap CI of a cell's mean, ``[low, high]`` (empty when the cell has none)."""
-    if cell["status"] in (TEXT, MISSING) or _is_nan(cell.get("ci_low")) or _is_nan(cell.get("ci_high")):
+    """The bootstrap CI of a cell's mean, ``[low, high]`` (empty when the cell has none or a status replaces its
+    number)."""
+    if cell["status"] == TEXT or cell["status"] in STATUS_TEXT or _is_nan(cell.get("ci_low")):
         return ""
     return f"[{format_number(cell['ci_low'], cell['decimals'])}, {format_number(cell['ci_high'], cell['decimals'])}]"
 
