@@ -186,9 +186,11 @@ def rank_cells(table: pd.DataFrame, name: str) -> pd.DataFrame:
 
 def rank_notes(table: pd.DataFrame, settings: BootstrapSettings) -> list[str]:
     """The notes beneath a rank-stability table."""
-    cases = ", ".join(
-        f"{n} for {metric}" for metric, n in table.groupby("metric", sort=False)["n_cases"].first().items()
-    )
+    per_metric = table.groupby("metric", sort=False)["n_cases"].first()
+    if per_metric.nunique() == 1:
+        cases = f"{int(per_metric.iloc[0])} for every metric"
+    else:
+        cases = ", ".join(f"{n} for {metric}" for metric, n in per_metric.items())
     return [
         f"Cells: mean rank (median rank) [{settings.confidence:.0%} rank interval] of each method over "
         f"{settings.resamples:,} bootstrap resamples of the test cases every method has (seed {settings.seed}); "
