@@ -228,9 +228,10 @@ def wrap_note(note: str) -> list[str]:
 
 
 def render_markdown(tidy: pd.DataFrame, title: str, notes: Sequence[str]) -> str:
-    """A Markdown document: title, the table(s) in the paper's layout, then the notes."""
+    """A Markdown document: title, the table(s) in the paper's layout (none for a table without rows), then the
+    notes."""
     lines = [f"# {title}", ""]
-    for heading, columns in markdown_sections(tidy):
+    for heading, columns in markdown_sections(tidy) if len(tidy) else []:
         if heading:
             lines += [f"## {heading}", ""]
         lines += markdown_section(tidy, columns) + [""]
