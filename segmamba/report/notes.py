@@ -61,8 +61,9 @@ def statistics_notes(tidy: pd.DataFrame, settings: StatisticsSettings, with_pape
     boot = settings.bootstrap
     measured = tidy[(tidy["status"] != MISSING) & (tidy["status"] != TEXT) & (tidy["n"] > 0)]
     cells = (
-        f"Cells: our mean ± sample std over the test cases; {CI_ROW[2:]}: bootstrap {boot.confidence:.0%} CI of "
-        f"the mean ({boot.method}, {boot.resamples:,} resamples of the cases, seed {boot.seed})"
+        f"Cells: our mean ± sample std over the test cases; the row beneath ({CI_ROW[2:]}): bootstrap "
+        f"{boot.confidence:.0%} CI of the mean ({boot.method}, {boot.resamples:,} resamples of the cases, "
+        f"seed {boot.seed})"
     )
     if with_paper:
         cells += "; the row beneath each method (paper) holds the paper's value (– = not reported)"
