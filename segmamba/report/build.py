@@ -5,7 +5,8 @@ and ``.tex`` beside each other, a figure one ``.png``) and the HTML-report capti
 (``workflow/report/<caption>``) that its ``report_<artefact>`` rule attaches. The builders take plain paths
 (as the rules pass them in ``--inputs``) and delegate to ``segmamba.report.tables``, ``.efficiency_table``,
 ``.render`` and ``.figures``, imported when a builder runs, so that the command line starts without pandas or
-matplotlib.
+matplotlib; the statistics artefacts' builders (lesion-wise table, rank stability, blob plot, significance
+map) live in ``segmamba.report.statistics_build``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ from segmamba.data.registry import DATASETS, PAPER_ABLATION_DATASET, DatasetDefi
 from segmamba.errors import InputError
 from segmamba.report import paper
 from segmamba.report.cost_table import make_cost_table
+from segmamba.report.statistics_build import (
+    make_lesionwise_table,
+    make_rank_blobs,
+    make_rank_stability,
+    make_significance_map,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,7 +46,7 @@ TITLES = {
 }
 
 
-def _read_all(layout: Mapping[str, str | os.PathLike]) -> dict[str, pd.DataFrame]:
+def read_metrics_layout(layout: Mapping[str, str | os.PathLike]) -> dict[str, pd.DataFrame]:
     """Read ``{model: metrics CSV}`` into ``{model: per-case frame}``."""
     from segmamba.report import tables
 
@@ -87,18 +94,22 @@ def make_paper_table(
     synthetic: Mapping[str, bool],
     prefix: str,
     outcome_files: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None,
+    statistics: Mapping | None = None,
 ) -> None:
     """Write Table 2 or 3 from ``{dataset: {model: metrics CSV}}`` to ``<prefix>.csv|.md|.tex``.
 
     ``outcome_files``: ``{dataset: {model: {"train_summary": path, "metrics_summary": path}}}`` (``read_outcomes``).
+    ``statistics``: ``{"reference": model, "resamples": n, "seed": s}`` (``StatisticsSettings.from_inputs``).
     """
-    from segmamba.report import render, tables
+    from segmamba.report import notes, render, tables
+    from segmamba.report.statistics import StatisticsSettings
 
-    metrics = {dataset: _read_all(models) for dataset, models in layout.items()}
+    settings = StatisticsSettings.from_inputs(statistics)
+    metrics = {dataset: read_metrics_layout(models) for dataset, models in layout.items()}
     outcomes = {dataset: read_outcomes(files) for dataset, files in (outcome_files or {}).items()}
-    tidy = tables.build_paper_table(table, metrics, synthetic, outcomes)
-    notes = [DATASETS[name].paper_note for name in paper_datasets(table) if DATASETS[name].paper_note]
-    render.write_table(tidy, prefix, TITLES[table], render.accuracy_notes(tidy, notes))
+    tidy = tables.build_paper_table(table, metrics, synthetic, outcomes, settings)
+    extra = [DATASETS[name].paper_note for name in paper_datasets(table) if DATASETS[name].paper_note]
+    render.write_table(tidy, prefix, TITLES[table], notes.accuracy_notes(tidy, extra, settings))
 
 
 def make_dataset_table(
@@ -108,18 +119,22 @@ def make_dataset_table(
     synthetic: bool,
     prefix: str,
     outcome_files: Mapping[str, Mapping[str, str]] | None = None,
+    statistics: Mapping | None = None,
 ) -> None:
     """Write the table of a dataset the paper does not report from ``{model: metrics CSV}`` to ``<prefix>.*``.
 
     ``entry`` is the dataset's config entry (``datasets.<dataset>``), which defines its metrics.
     """
-    from segmamba.report import render, tables
+    from segmamba.report import notes, render, tables
+    from segmamba.report.statistics import StatisticsSettings
 
+    settings = StatisticsSettings.from_inputs(statistics)
     definition = resolve_dataset(dataset, dict(entry))
-    tidy = tables.build_dataset_table(definition, _read_all(layout), synthetic, read_outcomes(outcome_files))
-    groups = ", ".join(dict.fromkeys(metric.group for metric in definition.reported_metrics()))
+    outcomes = read_outcomes(outcome_files)
+    tidy = tables.build_dataset_table(definition, read_metrics_layout(layout), synthetic, outcomes, settings)
+    groups = ", ".join(dict.fromkeys(tidy["group"]))
     title = f"{dataset_label(dataset)}: {groups}, compared methods"
-    render.write_table(tidy, prefix, title, render.accuracy_notes(tidy, [dataset_note(definition)]))
+    render.write_table(tidy, prefix, title, notes.accuracy_notes(tidy, [dataset_note(definition)], settings))
 
 
 def dataset_note(definition: DatasetDefinition) -> str:
@@ -143,20 +158,25 @@ def make_table4(
     prefix: str,
     outcome_files: Mapping[str, Mapping[str, str]] | None = None,
     entry: Mapping | None = None,
+    statistics: Mapping | None = None,
 ) -> None:
     """Write Table 4 from ``{model: metrics CSV}`` of the ablation dataset to ``<prefix>.csv|.md|.tex``.
 
     ``entry``: the ablation dataset's config entry (needed for a dataset of your own, which it defines).
     """
-    from segmamba.report import render, tables
+    from segmamba.report import notes, render, tables
+    from segmamba.report.statistics import StatisticsSettings
 
+    settings = StatisticsSettings.from_inputs(statistics)
     definition = resolve_dataset(dataset, dict(entry or {}))
-    tidy = tables.build_table4(_read_all(layout), definition, synthetic, read_outcomes(outcome_files))
+    tidy = tables.build_table4(
+        read_metrics_layout(layout), definition, synthetic, read_outcomes(outcome_files), settings
+    )
     note = f"Dataset: {dataset_label(dataset)}"
     if not definition.ablation_paper_values:
         note += f" (the paper's ablation uses {dataset_label(PAPER_ABLATION_DATASET)}; no paper values)"
     note += ". LC = large-kernel convolution, GSC = gated spatial convolution, ToM = tri-orientated Mamba."
-    render.write_table(tidy, prefix, TITLES["table4"], render.accuracy_notes(tidy, [note]))
+    render.write_table(tidy, prefix, TITLES["table4"], notes.accuracy_notes(tidy, [note], settings))
 
 
 def make_table5(paths: Sequence[str], reduced_scale: bool, prefix: str, dataset: str | None = None) -> None:
@@ -164,17 +184,17 @@ def make_table5(paths: Sequence[str], reduced_scale: bool, prefix: str, dataset:
 
     ``dataset``: the dataset whose channels and classes the models were measured with (named in the notes).
     """
-    from segmamba.report import efficiency_table, render
+    from segmamba.report import efficiency_table, notes, render
 
     records = [efficiency_table.read_efficiency(path) for path in paths]
     tidy = efficiency_table.build_table5(records, reduced_scale)
-    notes = render.efficiency_notes(tidy, reduced_scale)
+    table_notes = notes.efficiency_notes(tidy, reduced_scale)
     if dataset:
         shapes = sorted({(r["in_channels"], r["out_channels"]) for r in records if r["in_channels"]})
         measured = "; ".join(f"{c} input channel(s), {k} output classes" for c, k in shapes)
         shaped = f"Inputs: random volumes shaped like {dataset_label(dataset)}"
-        notes.append(f"{shaped} ({measured})." if measured else f"{shaped}.")
-    render.write_table(tidy, prefix, TITLES["table5"], notes)
+        table_notes.append(f"{shaped} ({measured})." if measured else f"{shaped}.")
+    render.write_table(tidy, prefix, TITLES["table5"], table_notes)
 
 
 def choose_channel(channel_names: Sequence[str]) -> int:
@@ -292,7 +312,8 @@ class Artefact:
         return FORMATS[self.kind]
 
 
-PAPER_TABLE_INPUTS = "layout, synthetic, outcome_files"
+PAPER_TABLE_INPUTS = "layout, synthetic, outcome_files, statistics"
+RANK_INPUTS = "dataset, layout, entry, statistics"
 
 ARTEFACTS: dict[str, Artefact] = {
     artefact.name: artefact
@@ -301,9 +322,19 @@ ARTEFACTS: dict[str, Artefact] = {
         Artefact("table3", "table", partial(make_paper_table, "table3"), "table3.rst", PAPER_TABLE_INPUTS),
         Artefact(
             "dataset_table", "table", make_dataset_table, "dataset_table.rst",
-            "dataset, entry, layout, synthetic, outcome_files",
+            "dataset, entry, layout, synthetic, outcome_files, statistics",
         ),
-        Artefact("table4", "table", make_table4, "table4.rst", "layout, dataset, synthetic, outcome_files, entry"),
+        Artefact(
+            "table4", "table", make_table4, "table4.rst",
+            "layout, dataset, synthetic, outcome_files, entry, statistics",
+        ),
+        Artefact(
+            "lesionwise_table", "table", make_lesionwise_table, "lesionwise_table.rst",
+            "layout, synthetic, outcome_files, statistics",
+        ),
+        Artefact("rank_stability", "table", make_rank_stability, "rank_stability.rst", RANK_INPUTS),
+        Artefact("rank_blobs", "figure", make_rank_blobs, "rank_blobs.rst", RANK_INPUTS),
+        Artefact("significance_map", "figure", make_significance_map, "significance_map.rst", RANK_INPUTS),
         Artefact("table5", "table", make_table5, "table5.rst", "paths, reduced_scale, dataset"),
         Artefact(
             "figure4", "figure", make_figure4, "fig4.rst",

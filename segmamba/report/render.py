@@ -1,8 +1,11 @@
 """Markdown and LaTeX layouts of the tidy tables (``segmamba.report.tables``), and their notes.
 
-Both layouts show one row per method with our mean ± std, a significance marker (``†``: p < 0.05 against
-SegMamba), and beneath it a row with the paper's values where the paper has any. The exact p-values and
-Δ (ours − paper) stay in the CSV. A Markdown table wider than ``MARKDOWN_WIDTH`` characters is split, first
+Both layouts show one row per method with our mean ± std and a significance marker (``†``: Holm-adjusted
+p < 0.05 against the reference method, SegMamba unless configured), beneath it a row with the bootstrap 95% CI
+of the mean and a row with the paper's values where the paper has any. The exact p-values, Δ (ours − paper)
+and the paired differences to the reference stay in the CSV. Text from the data (label and region names) is
+escaped for each format: ``|`` in Markdown table cells, LaTeX's specials in LaTeX. The notes beneath a table
+are written by ``segmamba.report.notes``. A Markdown table wider than ``MARKDOWN_WIDTH`` characters is split, first
 into one table per dataset, then into one per column group (e.g. Dice, HD95); LaTeX keeps one table.
 """
 
@@ -19,17 +22,20 @@ import pandas as pd
 from segmamba.data.registry import dataset_label
 from segmamba.io_utils import write_text_atomic
 from segmamba.report import paper
-from segmamba.report.tables import BACKGROUND_ONLY, COLLAPSED, MISSING, OOM, REFERENCE_MODEL, TEXT
+from segmamba.report.tables import BACKGROUND_ONLY, COLLAPSED, MISSING, OOM, TEXT
 
 #: Widest line (characters) of a Markdown table; wider tables are split.
 MARKDOWN_WIDTH = 120
 
-#: p-value below which a cell carries ``SIGNIFICANCE_MARKER``.
+#: Holm-adjusted p-value below which a cell carries ``SIGNIFICANCE_MARKER``.
 SIGNIFICANCE_LEVEL = 0.05
 SIGNIFICANCE_MARKER = "†"
 
 #: Label of the row with the paper's values beneath each method.
 PAPER_ROW = "↳ paper"
+
+#: Label of the row with the bootstrap 95% CI of our mean beneath each method.
+CI_ROW = "↳ 95% CI"
 
 #: Markers of the per-method notes (``paper.METHOD_NOTES``), in order (the footnote symbols after †).
 NOTE_MARKERS = ("‡", "§", "¶", "‖")
@@ -57,8 +63,9 @@ def format_number(value: float, decimals: int) -> str:
 
 
 def is_significant(cell: Mapping) -> bool:
-    """Whether a cell's method differs from SegMamba at p < ``SIGNIFICANCE_LEVEL``."""
-    return cell["method"] != REFERENCE_MODEL and not _is_nan(cell["p_value"]) and cell["p_value"] < SIGNIFICANCE_LEVEL
+    """Whether a cell's method differs from the reference method at Holm-adjusted p < ``SIGNIFICANCE_LEVEL``."""
+    p_holm = cell.get("p_holm")
+    return cell["method"] != cell.get("reference") and not _is_nan(p_holm) and p_holm < SIGNIFICANCE_LEVEL
 
 
 def our_text(cell: Mapping) -> str:
@@ -73,6 +80,14 @@ def our_text(cell: Mapping) -> str:
     if not _is_nan(cell["std"]):
         text += " ± " + format_number(cell["std"], cell["decimals"])
     return text + (" " + SIGNIFICANCE_MARKER if is_significant(cell) else "")
+
+
+def ci_text(cell: Mapping) -> str:
+    """The bootstrap CI of a cell's mean, ``[low, high]`` (empty when the cell has none or a status replaces its
+    number)."""
+    if cell["status"] == TEXT or cell["status"] in STATUS_TEXT or _is_nan(cell.get("ci_low")):
+        return ""
+    return f"[{format_number(cell['ci_low'], cell['decimals'])}, {format_number(cell['ci_high'], cell['decimals'])}]"
 
 
 def has_paper_value(cell: Mapping) -> bool:
@@ -103,7 +118,8 @@ def table_columns(tidy: pd.DataFrame) -> list[Column]:
 
 
 def body_rows(tidy: pd.DataFrame, columns: Sequence[Column]) -> list[list[str]]:
-    """Rows of cell texts: per table row, our row and, where the paper reports any of ``columns``, its row."""
+    """Rows of cell texts: per table row, our row, the CI row where any of ``columns`` has a CI and, where the paper
+    reports any of ``columns``, its row."""
     cells = {(r["row"], r["dataset"], r["column"]): r for r in tidy.to_dict("records")}
     markers = note_markers(tidy)
     rows = []
@@ -113,6 +129,9 @@ def body_rows(tidy: pd.DataFrame, columns: Sequence[Column]) -> list[list[str]]:
             continue
         marker = markers.get(method)
         rows.append([f"{label} {marker}" if marker else label] + [our_text(r) if r else "" for r in records])
+        intervals = [ci_text(r) if r else "" for r in records]
+        if any(intervals):
+            rows.append([CI_ROW, *intervals])
         if any(r is not None and has_paper_value(r) for r in records):
             rows.append([PAPER_ROW] + [paper_text(r) if r else "" for r in records])
     return rows
@@ -124,8 +143,15 @@ def headings(columns: Sequence[Column]) -> list[str]:
     return [f"{dataset_label(c.dataset)} {c.label}" if several and c.dataset else c.label for c in columns]
 
 
+def markdown_escape(text) -> str:
+    """Text for a Markdown table cell: ``|`` (which would end the cell) and ``\\`` escaped with a backslash."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|")
+
+
 def markdown_grid(header: Sequence[str], rows: Sequence[Sequence[str]], left: Sequence[bool]) -> list[str]:
     """A Markdown table padded to aligned columns; ``left[i]``: column i is left-aligned (else right-aligned)."""
+    header = [markdown_escape(cell) for cell in header]
+    rows = [[markdown_escape(cell) for cell in row] for row in rows]
     widths = [max(len(str(line[index])) for line in [header, *rows]) for index in range(len(header))]
 
     def line(cells):
@@ -202,9 +228,10 @@ def wrap_note(note: str) -> list[str]:
 
 
 def render_markdown(tidy: pd.DataFrame, title: str, notes: Sequence[str]) -> str:
-    """A Markdown document: title, the table(s) in the paper's layout, then the notes."""
+    """A Markdown document: title, the table(s) in the paper's layout (none for a table without rows), then the
+    notes."""
     lines = [f"# {title}", ""]
-    for heading, columns in markdown_sections(tidy):
+    for heading, columns in markdown_sections(tidy) if len(tidy) else []:
         if heading:
             lines += [f"## {heading}", ""]
         lines += markdown_section(tidy, columns) + [""]
@@ -236,6 +263,9 @@ _LATEX_ESCAPES = {
     "§": r"\S{}",
     "¶": r"\P{}",
     "‖": r"$\|$",
+    "|": r"\textbar{}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
 }
 
 
@@ -267,93 +297,12 @@ def render_latex(tidy: pd.DataFrame, title: str, notes: Sequence[str], label: st
         lines += [" & " + " & ".join(spans) + r" \\", "".join(rules)]
     lines += ["Method & " + " & ".join(latex_escape(column.label) for column in columns) + r" \\", r"\midrule"]
     for row in body_rows(tidy, columns):
-        first = r"\quad\textit{paper}" if row[0] == PAPER_ROW else latex_escape(row[0])
+        first = {PAPER_ROW: r"\quad\textit{paper}", CI_ROW: r"\quad\textit{95\% CI}"}.get(row[0], latex_escape(row[0]))
         lines.append(first + " & " + " & ".join(latex_escape(cell) for cell in row[1:]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}}", r"\par\footnotesize"]
     lines += [latex_escape(note) + r"\\" for note in notes]
     lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"
-
-
-def _cells_with_status(tidy: pd.DataFrame, status: str) -> str:
-    """ "SegresNet on BraTS2023, ..." for the (method, dataset) pairs whose cells have ``status``."""
-    marked = tidy[tidy["status"] == status]
-    pairs = dict.fromkeys(zip(marked["row"], marked["dataset"], strict=True))
-    return ", ".join(f"{row} on {dataset_label(dataset)}" for row, dataset in pairs)
-
-
-def synthetic_note(tidy: pd.DataFrame) -> list[str]:
-    """The banner of tables computed on synthetic stand-ins (none for real data)."""
-    synthetic = tidy[tidy["synthetic"].astype(bool) & (tidy["dataset"] != "") & (tidy["status"] != MISSING)]
-    names = list(dict.fromkeys(dataset_label(d) for d in synthetic["dataset"]))
-    if not names:
-        return []
-    return [
-        f"COMPUTED ON SYNTHETIC DATA ({', '.join(names)}) at a reduced scale: synthetic stand-in volumes, "
-        "narrow models and a short training. The numbers say how well each model, trained this briefly, "
-        "segments these stand-ins; they do not rank the methods and are not comparable with the paper's."
-    ]
-
-
-def method_notes(tidy: pd.DataFrame) -> list[str]:
-    """The per-method notes (``paper.METHOD_NOTES``) of the methods in the table, with their markers."""
-    return [
-        f"{marker} {paper.method_label(method)}: {paper.METHOD_NOTES[method]}."
-        for method, marker in note_markers(tidy).items()
-    ]
-
-
-def accuracy_notes(tidy: pd.DataFrame, extra: Sequence[str] = ()) -> list[str]:
-    """The notes under an accuracy table (Tables 2-4 and dataset tables)."""
-    cells = "Cells: our mean ± sample std over the test cases"
-    with_paper = any(has_paper_value(record) for record in tidy.to_dict("records"))
-    if with_paper:
-        cells += "; the row beneath each method (paper) holds the paper's value (– = not reported)"
-    notes = [cells + "."]
-    measured = tidy[(tidy["status"] != MISSING) & (tidy["status"] != TEXT) & (tidy["n"] > 0)]
-    in_csv = "Exact p-values, Δ = ours − paper and n are" if with_paper else "Exact p-values and n are"
-    significance = (
-        f"{SIGNIFICANCE_MARKER} p < {SIGNIFICANCE_LEVEL} against SegMamba (two-sided paired Wilcoxon "
-        f"signed-rank test on the test cases both have). {in_csv} in the CSV."
-    )
-    if len(measured) and measured["n"].max() <= 5:
-        significance += " With at most 5 paired cases the exact test cannot reach p < 0.05."
-    notes.append(significance)
-    counts = measured.groupby("dataset", sort=False)["n"].max()
-    if len(counts):
-        notes.append("Test cases: " + ", ".join(f"{dataset_label(d)} n = {int(n)}" for d, n in counts.items()) + ".")
-    collapsed = _cells_with_status(tidy, COLLAPSED)
-    if collapsed:
-        notes.append(
-            f"collapsed: the training collapsed, its last validation predicted only background or its "
-            f"loss did not fall (collapse_reason in its train_summary.json): {collapsed}. Their numbers "
-            "are in the CSV."
-        )
-    background = _cells_with_status(tidy, BACKGROUND_ONLY)
-    if background:
-        notes.append(
-            f"all background: every test prediction is background only: {background}. Their numbers are in the CSV."
-        )
-    return synthetic_note(tidy) + notes + method_notes(tidy) + list(extra)
-
-
-def efficiency_notes(tidy: pd.DataFrame, reduced_scale: bool) -> list[str]:
-    """The notes under Table 5."""
-    notes = [
-        "Cells: our median measurement; the row beneath (paper) holds the paper's A100 value, beside measurements "
-        "at the paper's 128³ input only. TM / IM = peak training / inference memory in MB allocated by PyTorch "
-        "(reserved = held by its caching allocator, where recorded; Δ against the paper uses allocated); "
-        "IT = inference throughput in cases/s; OOM = out of memory. Δ = ours − paper and the repeats are in the CSV.",
-        "Sequence length: the longest sequence a Mamba layer scans, stage 1 at half resolution, (size/2)³. "
-        "Scan backend: the selective-scan implementation that ran (— = the model has no Mamba scan).",
-    ]
-    if reduced_scale:
-        notes.insert(
-            0,
-            "MEASURED AT A REDUCED SCALE (demo model widths and input sizes on this machine's device): "
-            "not comparable with the paper's A100 numbers.",
-        )
-    return notes + method_notes(tidy)
 
 
 def write_table(tidy: pd.DataFrame, prefix: str | os.PathLike, title: str, notes: Sequence[str]) -> None:

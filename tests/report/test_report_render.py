@@ -8,12 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
+from statsmodels.stats.multitest import multipletests
 
 from segmamba.data.dataset_config import resolve_dataset
-from segmamba.report import build, render, tables
+from segmamba.report import build, notes, render, tables
 
 SCREEN = 120  # characters: the widest Markdown line allowed
-N = 8
+N = 12  # with 7 comparisons per column, 8 cases could not reach a Holm-adjusted p < 0.05 (7 * 2/2^8 > 0.05)
 CASES = [f"case{i}" for i in range(N)]
 METHODS = ["segresnet", "uxnet", "mednext", "unetr", "swinunetr", "swinunetr_v2", "segmamba", "nnunet_resenc_m"]
 LABELS = ["SegresNet", "UX-Net", "MedNeXt", "UNETR", "SwinUNETR", "SwinUNETR-V2", "SegMamba", "nnU-Net ResEnc M ‡"]
@@ -67,12 +68,23 @@ def sections(markdown: str) -> dict[str, list[list[str]]]:
     return result
 
 
-def expected_cell(values: np.ndarray, reference: np.ndarray | None, scale: float) -> str:
-    """``mean ± std`` with the marker, computed with numpy and scipy."""
+def holm_adjusted(values: dict, metric) -> dict[str, float]:
+    """{method: Holm-adjusted Wilcoxon p-value against SegMamba} of one column, with scipy and statsmodels;
+    ``metric(columns)`` gives a method's per-case values."""
+    others = [method for method in METHODS if method != "segmamba"]
+    p_values = [wilcoxon(metric(values[m]), metric(values["segmamba"])).pvalue for m in others]
+    return dict(zip(others, multipletests(p_values, method="holm")[1], strict=True))
+
+
+def expected_cell(values: np.ndarray, p_holm: float | None, scale: float) -> str:
+    """``mean ± std`` with the marker (Holm-adjusted p < 0.05), computed with numpy."""
     text = f"{scale * values.mean():.2f} ± {scale * values.std(ddof=1):.2f}"
-    if reference is not None and wilcoxon(values, reference).pvalue < 0.05:
-        text += " †"
-    return text
+    return text + (" †" if p_holm is not None and p_holm < 0.05 else "")
+
+
+def our_rows(section: list[list[str]]) -> dict[str, list[str]]:
+    """{method label: cells} of a section's method rows (not its CI and paper rows)."""
+    return {row[0]: row[1:] for row in section[2:] if not row[0].startswith("↳")}
 
 
 def test_no_markdown_line_is_wider_than_a_screen(table2):
@@ -96,30 +108,33 @@ def test_each_paper_method_is_followed_by_its_paper_row(table2):
     _, markdown, _, _ = table2
     rows = sections(markdown)["BraTS2023: Dice (%)"][2:]
     labels = [row[0] for row in rows]
-    assert labels == [label for label in LABELS[:-1] for label in (label, "↳ paper")] + [LABELS[-1]]
-    paper_rows = dict(zip(labels[::2], rows[1::2], strict=False))
+    expected = [label for label in LABELS[:-1] for label in (label, "↳ 95% CI", "↳ paper")]
+    assert labels == expected + [LABELS[-1], "↳ 95% CI"]
+    paper_rows = dict(zip(labels[::3], rows[2::3], strict=False))
     assert paper_rows["SegMamba"] == ["↳ paper", "93.61", "92.65", "87.71", "91.32"]  # the paper's Table 2
     assert paper_rows["SegresNet"] == ["↳ paper", "92.02", "89.10", "83.66", "88.26"]
-    aiib = {row[0]: row for row in sections(markdown)["AIIB2023"][2:] if row[0] != "↳ paper"}
-    assert set(aiib) == set(LABELS)
+    assert set(our_rows(sections(markdown)["AIIB2023"])) == set(LABELS)
 
 
 def test_cells_are_mean_std_with_the_significance_marker(table2):
     values, markdown, _, _ = table2
-    dice = {row[0]: row[1:] for row in sections(markdown)["BraTS2023: Dice (%)"][2:] if row[0] != "↳ paper"}
-    hd95 = {row[0]: row[1:] for row in sections(markdown)["BraTS2023: HD95 (mm)"][2:] if row[0] != "↳ paper"}
-    reference = values["segmamba"]
+    dice = our_rows(sections(markdown)["BraTS2023: Dice (%)"])
+    hd95 = our_rows(sections(markdown)["BraTS2023: HD95 (mm)"])
+
+    def average(columns):
+        return np.mean([columns[f"dice_{r}"] for r in ("wt", "tc", "et")], axis=0)
+
+    adjusted = {key: holm_adjusted(values, lambda columns, key=key: columns[key]) for key, _ in BRATS}
+    adjusted["dice_avg"] = holm_adjusted(values, average)
+    adjusted["hd95_wt"] = holm_adjusted(values, lambda columns: columns["hd95_wt"])
     markers = 0
     for method, label in zip(METHODS, LABELS, strict=True):
-        ref = None if method == "segmamba" else reference
         for index, (key, _) in enumerate(BRATS):
-            expected = expected_cell(values[method][key], None if ref is None else ref[key], 100)
+            expected = expected_cell(values[method][key], adjusted[key].get(method), 100)
             assert dice[label][index] == expected, (method, key)
             markers += expected.endswith("†")
-        average = np.mean([values[method][f"dice_{r}"] for r in ("wt", "tc", "et")], axis=0)
-        ref_average = np.mean([reference[f"dice_{r}"] for r in ("wt", "tc", "et")], axis=0)
-        assert dice[label][3] == expected_cell(average, None if ref is None else ref_average, 100)
-        assert hd95[label][0] == expected_cell(values[method]["hd95_wt"], None if ref is None else ref["hd95_wt"], 1)
+        assert dice[label][3] == expected_cell(average(values[method]), adjusted["dice_avg"].get(method), 100)
+        assert hd95[label][0] == expected_cell(values[method]["hd95_wt"], adjusted["hd95_wt"].get(method), 1)
     assert dice["UX-Net"][0].endswith("†") and not dice["SegMamba"][0].endswith("†")
     assert 0 < markers < 3 * (len(METHODS) - 1)  # the test covers both marked and unmarked cells
 
@@ -130,10 +145,11 @@ def test_p_values_and_differences_stay_out_of_the_tables(table2):
     assert not any("p=" in line or "p<" in line or "Δ" in line or "(paper" in line for line in table_lines)
     notes = " ".join(line for line in markdown.splitlines() if not line.startswith(("|", "#")))
     notes = " ".join(notes.split())
-    assert "† p < 0.05 against SegMamba (two-sided paired Wilcoxon signed-rank test" in notes
-    assert "Exact p-values, Δ = ours − paper and n are in the CSV." in notes
-    assert "With at most 5 paired cases" not in notes  # n = 8 can reach p < 0.05
-    assert "Test cases: BraTS2023 n = 8, AIIB2023 n = 8." in notes
+    assert "† Holm-adjusted p < 0.05 against SegMamba: two-sided paired Wilcoxon signed-rank test" in notes
+    assert "Holm-adjusted over the comparisons of each column (one metric on one dataset)" in notes
+    assert "Exact and adjusted p-values (p_value, p_holm)" in notes and "Δ = ours − paper" in notes
+    assert "cannot reach" not in notes  # n = 12 with 7 comparisons can reach a Holm-adjusted p < 0.05
+    assert "Test cases: BraTS2023 n = 12, AIIB2023 n = 12." in notes
 
 
 def test_method_note_is_rendered_at_the_row_and_under_the_table(table2):
@@ -181,7 +197,7 @@ def test_a_dataset_of_its_own_with_many_labels_is_split_to_fit_the_screen(tmp_pa
     definition = own_dataset(tmp_path, names)
     metrics = own_metrics(definition, METHODS, np.random.default_rng(5))
     tidy = tables.build_dataset_table(definition, metrics, synthetic=False)
-    markdown = render.render_markdown(tidy, "mydata", render.accuracy_notes(tidy, [build.dataset_note(definition)]))
+    markdown = render.render_markdown(tidy, "mydata", notes.accuracy_notes(tidy, [build.dataset_note(definition)]))
     assert max(len(line) for line in markdown.splitlines()) <= SCREEN
     headings = [line[3:] for line in markdown.splitlines() if line.startswith("## ")]
     assert len(headings) >= 4 and all(h.startswith(("mydata: Dice (%) (", "mydata: HD95 (mm) (")) for h in headings)
@@ -189,11 +205,13 @@ def test_a_dataset_of_its_own_with_many_labels_is_split_to_fit_the_screen(tmp_pa
     expected = [f"{n} {metric}" for metric in ("Dice (%)", "HD95 (mm)") for n in [*names, "Mean"]]
     assert [c for c in header_cells if c.endswith(("Dice (%)", "HD95 (mm)"))] == expected  # all, in order
     for section in sections(markdown).values():
-        assert [row[0] for row in section[2:]] == LABELS  # every method in every chunk, no paper rows
+        labels = [row[0] for row in section[2:]]
+        assert labels == [label for label in LABELS for label in (label, "↳ 95% CI")]  # every method, no paper rows
     assert "↳ paper" not in markdown and "SYNTHETIC" not in markdown
-    notes = " ".join(markdown.split())
-    assert "Dataset mydata (nnU-Net dataset; channels CT; labels 1 label 1," in notes
-    assert "Exact p-values and n are in the CSV." in notes and "Δ" not in notes  # no paper values to differ from
+    note_text = " ".join(markdown.split())
+    assert "Dataset mydata (nnU-Net dataset; channels CT; labels 1 label 1," in note_text
+    assert "the CI (ci_low, ci_high) and n are in the CSV." in note_text
+    assert "Δ" not in note_text  # no paper values to differ from
     ours = tidy[(tidy["method"] == "nnunet_resenc_m") & (tidy["metric"] == "dice_left_anterior_descending_artery")]
     values = metrics["nnunet_resenc_m"]["dice_left_anterior_descending_artery"]
     reference = metrics["segmamba"]["dice_left_anterior_descending_artery"]

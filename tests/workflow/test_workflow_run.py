@@ -87,6 +87,9 @@ def test_forcerun_of_one_training_reruns_only_its_dependents(finished_run):
         "report_table4": 1,  # the CRC-500 tables; not Table 2 (BraTS) or 5
         "report_figure4": 1,
         "report_training_curves": 1,
+        "report_rank_stability": 1,
+        "report_rank_blobs": 1,
+        "report_significance_map": 1,
         "all": 1,  # the CRC-500 figures only
     }
 
@@ -101,6 +104,10 @@ def test_forcerun_of_a_rule_reruns_its_jobs_and_downstream_only(finished_run):
         "report_table2": 1,
         "report_table3": 1,
         "report_table4": 1,
+        "report_lesionwise_table": 1,
+        "report_rank_stability": 2,  # BraTS2023 and CRC-500
+        "report_rank_blobs": 2,
+        "report_significance_map": 2,
         "all": 1,
     }
 
@@ -117,6 +124,10 @@ def test_report_contains_every_table_and_figure(finished_run):
         "fig4_brats2023.png",
         "training_curves_crc500.png",
         "efficiency.png",
+        "table2_lesionwise.csv",
+        "rank_stability_crc500.csv",
+        "rank_blobs_brats2023.png",
+        "significance_crc500.png",
     ):
         assert name in html, name
 

@@ -100,6 +100,10 @@ def expected_job_counts(config: dict) -> dict[str, int]:
         "report_table3": int("crc500" in active),
         "report_dataset_table": sum(d not in ("brats2023", "aiib2023", "crc500") for d in active),  # your own
         "report_table4": int(ablation["activate"]),
+        "report_lesionwise_table": int("brats2023" in active),
+        "report_rank_stability": len(trained),
+        "report_rank_blobs": len(trained),
+        "report_significance_map": len(trained),
         "all": 1,
     }
     if config["efficiency"]["activate"]:

@@ -427,6 +427,82 @@ def training_logs(wildcards):
     return [f"results/{wildcards.dataset}/models/{m}/train_log.csv" for m in figure_models(wildcards.dataset)]
 
 
+# Statistics reports (report.smk): the accuracy tables' `statistics` input, the rank artefacts' inputs, the
+# BraTS lesion-wise table's inputs and their targets.
+
+
+def statistics_settings():
+    """The `statistics` input of the accuracy and rank artefacts (config `report`, defaults as the schema's)."""
+    settings = config.get("report") or {}
+    return {
+        "reference": settings.get("reference_method", "segmamba"),
+        "resamples": settings.get("bootstrap_resamples", 10000),
+        "seed": settings.get("bootstrap_seed", 0),
+    }
+
+
+def with_statistics(inputs):
+    """`--inputs` JSON with the statistics settings added."""
+    return report_inputs(**json.loads(inputs), statistics=statistics_settings())
+
+
+def dataset_table_statistics_inputs(wildcards):
+    """`--inputs` of a dataset of your own's table, with the statistics settings."""
+    return with_statistics(dataset_table_inputs(wildcards))
+
+
+def rank_layout(wildcards):
+    """{model: metrics CSV} of the models ranked on a dataset (those of its Fig. 4 and training curves)."""
+    return metrics_paths(wildcards.dataset, figure_models(wildcards.dataset))
+
+
+def rank_metrics(wildcards):
+    """The metrics CSVs of a dataset's rank artefacts, as a list (the rules' input)."""
+    return list(rank_layout(wildcards).values())
+
+
+def rank_inputs(wildcards):
+    """`--inputs` of a dataset's rank-stability table, blob plot and significance map."""
+    return report_inputs(
+        dataset=wildcards.dataset,
+        layout=rank_layout(wildcards),
+        entry=config["datasets"].get(wildcards.dataset, {}),
+        statistics=statistics_settings(),
+    )
+
+
+#: The dataset whose metrics CSVs may hold the BraTS lesion-wise columns.
+LESIONWISE_DATASET = "brats2023"
+
+
+def lesionwise_inputs():
+    """`--inputs` of the BraTS lesion-wise table: Table 2's BraTS2023 metrics, outcomes and statistics."""
+    models = config["models"]
+    return report_inputs(
+        layout=metrics_paths(LESIONWISE_DATASET, models),
+        outcome_files=outcome_files(LESIONWISE_DATASET, models),
+        synthetic=is_synthetic(LESIONWISE_DATASET),
+        statistics=statistics_settings(),
+    )
+
+
+def statistics_table_targets():
+    """The rank-stability table of every trained dataset and, with BraTS2023 active, the lesion-wise table."""
+    names = [f"rank_stability_{dataset}" for dataset in trained_datasets()]
+    if LESIONWISE_DATASET in active_datasets():
+        names.append("table2_lesionwise")
+    return [f"results/tables/{name}.{ext}" for name in names for ext in ("csv", "md", "tex")]
+
+
+def statistics_figure_targets():
+    """The rank blob plot and the significance map of every trained dataset."""
+    return [
+        f"results/figures/{kind}_{dataset}.png"
+        for dataset in trained_datasets()
+        for kind in ("rank_blobs", "significance")
+    ]
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Command-line arguments (params, so that a changed setting reruns the affected jobs)
 
@@ -563,7 +639,8 @@ def table_targets():
     if efficiency_active():
         names.append("table5")
     names += [f"cost_{dataset}" for dataset in trained_datasets()]  # cost tables (report_cost_table)
-    return [f"results/tables/{name}.{ext}" for name in names for ext in ("csv", "md", "tex")]
+    tables = [f"results/tables/{name}.{ext}" for name in names for ext in ("csv", "md", "tex")]
+    return tables + statistics_table_targets()  # report.smk
 
 
 def figure_targets():
@@ -573,7 +650,7 @@ def figure_targets():
         figures += [f"results/figures/fig4_{dataset}.png", f"results/figures/training_curves_{dataset}.png"]
     if efficiency_active():
         figures.append("results/figures/efficiency.png")
-    return figures
+    return figures + statistics_figure_targets()  # report.smk
 
 
 def efficiency_targets():

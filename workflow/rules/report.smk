@@ -2,6 +2,9 @@
 # comparison, training curves, efficiency chart). Each report_<artefact> rule is one `segmamba report <artefact>`
 # call with the artefact's inputs as one JSON argument (ARTEFACTS in segmamba/report/build.py lists them).
 # Cheap rules: they run on the submitting machine (localrules) in the light analysis environment.
+# Every accuracy table carries its statistics (bootstrap CIs, Holm-adjusted paired Wilcoxon tests against
+# config `report: reference_method`); each trained dataset also gets a rank-stability table, a rank blob plot
+# and a pairwise significance map, and BraTS2023 a lesion-wise table beside Table 2.
 
 
 localrules:
@@ -14,11 +17,15 @@ localrules:
     report_training_curves,
     report_efficiency_chart,
     report_cost_table,
+    report_lesionwise_table,
+    report_rank_stability,
+    report_rank_blobs,
+    report_significance_map,
 
 
 # ---------------------------------------------------------------------------------------------------------
 # report_table2: BraTS2023 WT/TC/ET/Avg Dice and HD95 + AIIB2023 IoU/DLR/DBR of the compared methods,
-# ours (mean ± std, Wilcoxon p vs SegMamba) beside the paper's numbers; collapsed trainings (train_summary.json)
+# ours (mean ± std, bootstrap CI, Holm-adjusted Wilcoxon p vs the reference) beside the paper's numbers; collapsed trainings (train_summary.json)
 # and all-background test predictions (the evaluation summary) are marked.
 # Outputs: results/tables/table2.{csv,md,tex}.
 rule report_table2:
@@ -42,7 +49,7 @@ rule report_table2:
     conda:
         "../../envs/analysis.yaml"
     params:
-        inputs=paper_table_inputs("table2"),
+        inputs=with_statistics(paper_table_inputs("table2")),
     shell:
         "segmamba report table2 --inputs {params.inputs:q} --out {output.csv:q} > {log:q} 2>&1"
 
@@ -69,7 +76,7 @@ rule report_table3:
     conda:
         "../../envs/analysis.yaml"
     params:
-        inputs=paper_table_inputs("table3"),
+        inputs=with_statistics(paper_table_inputs("table3")),
     shell:
         "segmamba report table3 --inputs {params.inputs:q} --out {output.csv:q} > {log:q} 2>&1"
 
@@ -100,7 +107,7 @@ rule report_dataset_table:
     conda:
         "../../envs/analysis.yaml"
     params:
-        inputs=dataset_table_inputs,
+        inputs=dataset_table_statistics_inputs,
     shell:
         "segmamba report dataset_table --inputs {params.inputs:q} --out {output.csv:q} > {log:q} 2>&1"
 
@@ -130,7 +137,7 @@ rule report_table4:
     conda:
         "../../envs/analysis.yaml"
     params:
-        inputs=table4_inputs(),
+        inputs=with_statistics(table4_inputs()),
     shell:
         "segmamba report table4 --inputs {params.inputs:q} --out {output.csv:q} > {log:q} 2>&1"
 
@@ -266,3 +273,106 @@ rule report_cost_table:
         inputs=cost_table_inputs,
     shell:
         "segmamba report cost_table --inputs {params.inputs:q} --out {output.csv:q} > {log:q} 2>&1"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# report_lesionwise_table: BraTS2023 lesion-wise Dice and HD95 (BraTS 2023 definition) of the compared methods,
+# beside Table 2 and with its statistics; empty with a note when the metrics CSVs lack the lesion-wise columns.
+# Outputs: results/tables/table2_lesionwise.{csv,md,tex}.
+rule report_lesionwise_table:
+    input:
+        metrics=list(metrics_paths(LESIONWISE_DATASET, config["models"]).values()),
+    output:
+        csv=report(
+            "results/tables/table2_lesionwise.csv",
+            caption="../report/lesionwise_table.rst",
+            category="Main results",
+            subcategory="BraTS2023 lesion-wise",
+            labels={"table": "Table 2 lesion-wise", "metric": "lesion-wise Dice, HD95"},
+        ),
+        md="results/tables/table2_lesionwise.md",
+        tex="results/tables/table2_lesionwise.tex",
+    log:
+        "results/logs/report_lesionwise_table/table2_lesionwise.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        inputs=lesionwise_inputs(),
+    shell:
+        "segmamba report lesionwise_table --inputs {params.inputs:q} --out {output.csv:q} > {log:q} 2>&1"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# report_rank_stability: per dataset and reported metric, each method's mean rank, median rank and 95% rank
+# interval over bootstrap resamples of the test cases.
+# Outputs: results/tables/rank_stability_{dataset}.{csv,md,tex}.
+rule report_rank_stability:
+    input:
+        metrics=rank_metrics,
+    output:
+        csv=report(
+            "results/tables/rank_stability_{dataset}.csv",
+            caption="../report/rank_stability.rst",
+            category=report_category("Rank stability"),
+            subcategory=report_subcategory("Rank stability"),
+            labels={"table": "Rank stability", "dataset": "{dataset}"},
+        ),
+        md="results/tables/rank_stability_{dataset}.md",
+        tex="results/tables/rank_stability_{dataset}.tex",
+    log:
+        "results/logs/report_rank_stability/{dataset}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        inputs=rank_inputs,
+    shell:
+        "segmamba report rank_stability --inputs {params.inputs:q} --out {output.csv:q} > {log:q} 2>&1"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# report_rank_blobs: challengeR-style blob plot of the bootstrap ranks of a dataset's headline metric.
+# Output: results/figures/rank_blobs_{dataset}.png.
+rule report_rank_blobs:
+    input:
+        metrics=rank_metrics,
+    output:
+        figure=report(
+            "results/figures/rank_blobs_{dataset}.png",
+            caption="../report/rank_blobs.rst",
+            category=report_category("Rank stability"),
+            subcategory=report_subcategory("Rank stability"),
+            labels={"figure": "Rank blob plot", "dataset": "{dataset}"},
+        ),
+    log:
+        "results/logs/report_rank_blobs/{dataset}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        inputs=rank_inputs,
+    shell:
+        "segmamba report rank_blobs --inputs {params.inputs:q} --out {output.figure:q} > {log:q} 2>&1"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# report_significance_map (category "Rank stability": "Statistics" would clash with Snakemake's own report panel):
+# all pairs of methods, paired Wilcoxon, Holm-adjusted over the pairs, as a heatmap.
+# Output: results/figures/significance_{dataset}.png.
+rule report_significance_map:
+    input:
+        metrics=rank_metrics,
+    output:
+        figure=report(
+            "results/figures/significance_{dataset}.png",
+            caption="../report/significance_map.rst",
+            category=report_category("Rank stability"),
+            subcategory=report_subcategory("Significance map"),
+            labels={"figure": "Significance map", "dataset": "{dataset}"},
+        ),
+    log:
+        "results/logs/report_significance_map/{dataset}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        inputs=rank_inputs,
+    shell:
+        "segmamba report significance_map --inputs {params.inputs:q} --out {output.figure:q} > {log:q} 2>&1"
