@@ -17,7 +17,7 @@ from segmamba.errors import InputError
 
 #: Characters a label name may not hold: they break the Markdown tables (``|``), matplotlib legends
 #: (``$``, ``\``) and renderers that pass raw HTML (``<``, ``>``), or a one-line-per-problem report.
-FORBIDDEN_IN_NAMES = re.compile(r"[|$\\<>`\x00-\x1f\x7f]")
+FORBIDDEN_IN_NAMES = re.compile(r"[<>`\x00-\x1f\x7f]")
 
 #: The fewest training cases a run can train on (training refuses an empty train list).
 MIN_TRAIN_CASES = 1
@@ -95,7 +95,7 @@ def _label_problems(meta: dict, where: str) -> list[str]:
         if bad or not name.strip():
             problems.append(
                 f"{key}: label name {name!r} "
-                + (f"holds {bad.group()!r}, which breaks tables and figures" if bad else "is empty")
+                + (f"holds {bad.group()!r} (no markup or control characters in names)" if bad else "is empty")
             )
     values = [int(v) for v in labels.values() if isinstance(v, int)]
     for value in sorted({v for v in values if values.count(v) > 1}):
