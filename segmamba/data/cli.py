@@ -59,11 +59,17 @@ def register(subparsers) -> None:
         description="Sort the case ids, shuffle them with the seed, and take floor(70%%) train, floor(10%%) val "
         "and the rest test. The JSON records the seed and a hash of the case list; the same cases and "
         "seed give a byte-identical file. An existing file made for other cases or another seed is an "
-        "error (delete it to re-split on purpose).",
+        "error (delete it to re-split on purpose). With --scheme cv: fold --fold of a --folds-fold "
+        "cross-validation in the same JSON shape (docs/protocols.md).",
     )
     add_dataset_args(split)
     split.add_argument("--out", required=True, help="split JSON path")
     split.add_argument("--seed", type=int, default=42, help="shuffle seed (default 42, as published)")
+    split.add_argument(
+        "--scheme", choices=("holdout", "cv"), default="holdout", help="holdout 70/10/20 (default) or cv"
+    )
+    split.add_argument("--folds", type=int, default=5, help="cv only: number of folds (default 5)")
+    split.add_argument("--fold", type=int, help="cv only: the fold whose split is written (0 .. folds-1)")
     split.set_defaults(func=_split)
 
     preprocess = subparsers.add_parser(
@@ -118,9 +124,17 @@ def _check(args) -> int:
 
 def _split(args) -> int:
     from segmamba.data.datasets import open_dataset
+    from segmamba.data.folds import write_fold_split
     from segmamba.data.split import write_split
+    from segmamba.errors import InputError
 
-    split = write_split(args.out, open_dataset(args.dataset, args.root).case_ids(), seed=args.seed)
+    case_ids = open_dataset(args.dataset, args.root).case_ids()
+    if args.scheme == "cv":
+        if args.fold is None:
+            raise InputError("segmamba split --scheme cv: --fold is required")
+        split = write_fold_split(args.out, case_ids, args.folds, args.fold, seed=args.seed)
+    else:
+        split = write_split(args.out, case_ids, seed=args.seed)
     print(
         f"split of {split['num_cases']} cases: {len(split['train'])} train, {len(split['val'])} val, "
         f"{len(split['test'])} test -> {args.out}"

@@ -2,18 +2,18 @@
 
 
 # ---------------------------------------------------------------------------------------------------------
-# ground_truth: the test cases' label maps in their original geometry.
-# Output: results/{dataset}/gt/<case>.nii.gz.
+# ground_truth: the test cases' label maps in their original geometry (cv: of each fold, together every case).
+# Output: results/{dataset}/gt/<case>.nii.gz (cv: results/{dataset}/cv{K}/fold{fold}/gt/<case>.nii.gz).
 rule ground_truth:
     input:
         root=raw_root,
-        split="results/{dataset}/split.json",
+        split=run_split,
     output:
-        gt=directory("results/{dataset}/gt"),
+        gt=directory(f"results/{{dataset}}{FOLD_DIR}/gt"),
     log:
-        "results/logs/ground_truth/{dataset}.log",
+        f"results/logs/ground_truth/{{dataset}}{FOLD_DIR}.log",
     benchmark:
-        "results/benchmarks/ground_truth/{dataset}.tsv"
+        f"results/benchmarks/ground_truth/{{dataset}}{FOLD_DIR}.tsv"
     conda:
         "../../envs/segmamba-gpu.yaml"
     threads: job_threads("cpu")
@@ -30,19 +30,19 @@ rule ground_truth:
 # ---------------------------------------------------------------------------------------------------------
 # evaluate: Dice/HD95 (BraTS regions, CRC tumour, an nnU-Net dataset's labels or regions) or
 # IoU/DLR/DBR (AIIB airway) per case. An nnU-Net dataset's root is an input: its dataset.json names the labels.
-# Outputs: results/{dataset}/metrics/{model}.csv and its .summary.json (nnU-Net v2 summary.json shape).
+# Outputs: results/{dataset}{RUN}/metrics/{model}.csv and its .summary.json (nnU-Net v2 summary.json shape).
 rule evaluate:
     input:
-        predictions="results/{dataset}/predictions/{model}",
-        gt="results/{dataset}/gt",
+        predictions=f"results/{{dataset}}{RUN}/predictions/{{model}}",
+        gt=run_gt,
         root=evaluation_root,
     output:
-        metrics="results/{dataset}/metrics/{model}.csv",
-        summary="results/{dataset}/metrics/{model}.summary.json",
+        metrics=f"results/{{dataset}}{RUN}/metrics/{{model}}.csv",
+        summary=f"results/{{dataset}}{RUN}/metrics/{{model}}.summary.json",
     log:
-        "results/logs/evaluate/{dataset}/{model}.log",
+        f"results/logs/evaluate/{{dataset}}{RUN}/{{model}}.log",
     benchmark:
-        "results/benchmarks/evaluate/{dataset}/{model}.tsv"
+        f"results/benchmarks/evaluate/{{dataset}}{RUN}/{{model}}.tsv"
     conda:
         "../../envs/segmamba-gpu.yaml"
     threads: job_threads("cpu")

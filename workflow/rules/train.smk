@@ -1,8 +1,9 @@
-# Training of every (dataset, model) pair with the published recipe (scaled by config).
+# Training of every (dataset, model) pair with the published recipe (scaled by config), once per fold and seed of
+# the protocol (RUN in common.smk: "" for the default holdout with one seed, else e.g. /cv5/fold{fold}/seed{seed}).
 
 
 # ---------------------------------------------------------------------------------------------------------
-# train: `segmamba train` into results/{dataset}/models/{model}/. The resumable
+# train: `segmamba train` into results/{dataset}{RUN}/models/{model}/. The resumable
 # checkpoint_latest.pt (and checkpoint_best.pt) are written there but are NOT declared outputs, so
 # Snakemake never deletes them: a job killed by a time limit or preempted (exit code 75) continues
 # from its latest checkpoint when rerun (`--rerun-incomplete`, `--retries`, or SLURM requeue). A rerun
@@ -13,16 +14,16 @@
 rule train:
     input:
         preprocessed="results/{dataset}/preprocessed",
-        split="results/{dataset}/split.json",
+        split=run_split,
     output:
-        checkpoint="results/{dataset}/models/{model}/checkpoint_final.pt",
-        log_csv="results/{dataset}/models/{model}/train_log.csv",
-        curve="results/{dataset}/models/{model}/training_curve.png",
-        summary="results/{dataset}/models/{model}/train_summary.json",
+        checkpoint=f"results/{{dataset}}{RUN}/models/{{model}}/checkpoint_final.pt",
+        log_csv=f"results/{{dataset}}{RUN}/models/{{model}}/train_log.csv",
+        curve=f"results/{{dataset}}{RUN}/models/{{model}}/training_curve.png",
+        summary=f"results/{{dataset}}{RUN}/models/{{model}}/train_summary.json",
     log:
-        "results/logs/train/{dataset}/{model}.log",
+        f"results/logs/train/{{dataset}}{RUN}/{{model}}.log",
     benchmark:
-        "results/benchmarks/train/{dataset}/{model}.tsv"
+        f"results/benchmarks/train/{{dataset}}{RUN}/{{model}}.tsv"
     conda:
         "../../envs/segmamba-gpu.yaml"
     threads: job_threads("train")
@@ -33,7 +34,7 @@ rule train:
         runtime=runtime_minutes("train"),
     params:
         run_dir=subpath(output.checkpoint, parent=True),
-        settings=stage_settings("train"),
+        settings=train_settings,
         nproc=train_processes(),
         overrides=model_overrides_of,
     shell:

@@ -1,0 +1,108 @@
+"""The tables' per-case metrics under a protocol with several trainings per model (cross-validation folds, seeds).
+
+The report rules pass, per model, either one metrics CSV (the default: holdout with one seed) or a list of runs
+``{"path": metrics CSV, "seed": s, "fold": k or None}`` (docs/protocols.md). ``load_runs`` reads the runs into one
+tidy frame (``case``, ``seed``, ``fold``, then the metric columns) and checks that every seed predicted the same
+cases, each once: under cross-validation that is every case of the dataset, each predicted by the fold's model
+that never saw it. ``case_means`` averages each case over the seeds for the tables, whose statistics treat cases
+as the independent units (the seeds of one case are not independent samples of the method).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from segmamba.errors import InputError
+from segmamba.report import tables
+
+#: The columns ``load_runs`` puts before the metric columns.
+RUN_COLUMNS = ("case", "seed", "fold")
+
+
+def load_runs(runs: Sequence[Mapping], source: str = "metrics") -> pd.DataFrame:
+    """One tidy frame of every run's per-case metrics, with the run's ``seed`` and ``fold`` on each row.
+
+    Raises:
+        InputError: a run lacks a key, a CSV is unreadable, a case appears twice under one seed (naming both
+            files) or a seed lacks a case another seed predicted.
+    """
+    if not runs:
+        raise InputError(f"{source}: no runs")
+    frames, seen = [], {}
+    for run in runs:
+        missing = [key for key in ("path", "seed", "fold") if key not in run]
+        if missing:
+            raise InputError(f"{source}: run {dict(run)} lacks key(s) {', '.join(missing)}")
+        frame = tables.read_case_metrics(run["path"]).reset_index(names="case")
+        for case in frame["case"]:
+            first = seen.setdefault((case, run["seed"]), run["path"])
+            if first != run["path"]:
+                raise InputError(
+                    f"{source}: case {case} predicted twice with seed {run['seed']} ({first} and {run['path']})"
+                )
+        frame.insert(1, "seed", run["seed"])
+        frame.insert(2, "fold", pd.array([run["fold"]] * len(frame), dtype="Int64"))
+        frames.append(frame)
+    tidy = pd.concat(frames, ignore_index=True)
+    check_same_cases_per_seed(tidy, source)
+    return tidy
+
+
+def check_same_cases_per_seed(tidy: pd.DataFrame, source: str = "metrics") -> None:
+    """Raise InputError naming a case and a seed when some seed lacks a case that another seed predicted."""
+    every_case = set(tidy["case"])
+    for seed, cases in tidy.groupby("seed", sort=True)["case"]:
+        lacking = sorted(every_case - set(cases))
+        if lacking:
+            raise InputError(
+                f"{source}: case {lacking[0]} has no prediction with seed {seed} "
+                f"({len(lacking)} case(s) missing for that seed; other seeds predicted them)"
+            )
+
+
+def case_means(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Per-case metrics averaged over the seeds, indexed by case (the shape of ``tables.read_case_metrics``).
+
+    A metric that is undefined (NaN) for a case under any seed stays NaN for that case.
+    """
+    metrics = [column for column in tidy.columns if column not in RUN_COLUMNS]
+    grouped = tidy.groupby("case", sort=False)[metrics]
+    complete = grouped.count().eq(grouped.size(), axis=0)
+    means = grouped.mean().where(complete)
+    means.index = means.index.astype(str)
+    return means
+
+
+def read_model_metrics(entry: str | os.PathLike | Sequence[Mapping], source: str = "metrics") -> pd.DataFrame:
+    """A model's per-case frame for the tables: one metrics CSV as it is, or a list of runs averaged over seeds."""
+    if isinstance(entry, (str, os.PathLike)):
+        return tables.read_case_metrics(entry)
+    return case_means(load_runs(entry, source))
+
+
+def runs_outcome(runs: Sequence[Mapping]) -> tables.TrainingOutcome:
+    """The mark of a model's cells from the outcome files of all its runs (``{"train_summary", "metrics_summary",
+    "seed", "fold"}`` each): collapsed if any run collapsed, else background only if any run predicted only
+    background, with the number of such runs and the first one's seed, fold and reason."""
+    from segmamba.report.build import read_optional_json
+
+    outcomes = [
+        (
+            run,
+            tables.training_outcome(
+                read_optional_json(run.get("train_summary")), read_optional_json(run.get("metrics_summary"))
+            ),
+        )
+        for run in runs
+    ]
+    for status in (tables.COLLAPSED, tables.BACKGROUND_ONLY):
+        marked = [(run, outcome) for run, outcome in outcomes if outcome.status == status]
+        if marked:
+            run, outcome = marked[0]
+            fold = "" if run.get("fold") is None else f", fold {run['fold']}"
+            reason = f"{len(marked)} of {len(runs)} trainings (first: seed {run.get('seed')}{fold}: {outcome.reason})"
+            return tables.TrainingOutcome(status, reason)
+    return tables.TrainingOutcome()
