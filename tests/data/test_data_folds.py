@@ -98,15 +98,14 @@ def test_fold_file_is_a_split_file_and_is_guarded(tmp_path):
     assert path.read_bytes() == before
 
 
-def test_split_cli_writes_each_fold(tmp_path, capsys):
+def test_fold_split_cli_writes_each_fold(tmp_path, capsys):
     write_synthetic_dataset("crc", tmp_path / "raw", cases=5, size=16)
+    args = ["fold-split", "--dataset", "crc500", "--root", str(tmp_path / "raw"), "--folds", "3"]
     tests = []
     for fold in range(3):
         out = tmp_path / f"fold{fold}.json"
-        args = ["split", "--dataset", "crc500", "--root", str(tmp_path / "raw"), "--out", str(out)]
-        assert main([*args, "--scheme", "cv", "--folds", "3", "--fold", str(fold)]) == 0
+        assert main([*args, "--fold", str(fold), "--out", str(out)]) == 0
         tests += json.loads(out.read_text())["test"]
     assert sorted(tests) == [f"CRC_{i:03d}" for i in range(5)]
-    args = ["split", "--dataset", "crc500", "--root", str(tmp_path / "raw"), "--out", str(tmp_path / "y.json")]
-    assert main([*args, "--scheme", "cv"]) == 2
-    assert "--fold is required" in capsys.readouterr().err
+    assert main([*args, "--fold", "0", "--out", str(tmp_path / "fold0.json"), "--seed", "1"]) == 2
+    assert "made with" in capsys.readouterr().err

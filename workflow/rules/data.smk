@@ -104,8 +104,8 @@ rule fold_split:
         layout=dataset_layout,
         seed=config["split"]["seed"],
     shell:
-        "segmamba split --dataset {params.layout} --root {input.root} --out {output.split}"
-        " --seed {params.seed} --scheme cv --folds {wildcards.folds} --fold {wildcards.fold} > {log} 2>&1"
+        "segmamba fold-split --dataset {params.layout} --root {input.root} --out {output.split}"
+        " --folds {wildcards.folds} --fold {wildcards.fold} --seed {params.seed} > {log} 2>&1"
 
 
 # ---------------------------------------------------------------------------------------------------------
