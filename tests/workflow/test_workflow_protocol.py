@@ -11,12 +11,36 @@ from collections import Counter
 
 import pandas as pd
 import pytest
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
 from workflow_helpers import REPO, copy_workflow, expected_job_counts, job_counts, load_config, merge, run_snakemake
 
 from segmamba.data.split import load_split
 from segmamba.report import protocol_inputs
 
-pytestmark = pytest.mark.slow
+SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
+
+
+def test_shipped_protocol_is_holdout_without_seeds():
+    config = load_config(REPO / "config.yaml")
+    validate(config, SCHEMA)  # fills the defaults in
+    assert config["split"] == {"seed": 42, "scheme": "holdout", "folds": 5} and config["seeds"] is None
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("split", {"seed": 42, "scheme": "kfold"}, "'kfold' is not one of"),
+        ("split", {"seed": 42, "scheme": "cv", "folds": 1}, "1 is less than the minimum of 2"),
+        ("seeds", [0, 0], "non-unique elements"),
+        ("seeds", [], "should be non-empty"),
+    ],
+)
+def test_bad_protocol_keys_are_rejected(key, value, message):
+    config = load_config(REPO / "config.yaml")
+    config[key] = value
+    with pytest.raises(WorkflowError, match=message):
+        validate(config, SCHEMA)
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +84,7 @@ def shipped_trainings() -> Counter:
     return Counter(pairs)
 
 
+@pytest.mark.slow
 def test_default_protocol_keeps_todays_jobs_and_paths(dry_run):
     output = dry_run()
     assert job_counts(output) == expected_job_counts(load_config(REPO / "config.yaml"))
@@ -69,6 +94,7 @@ def test_default_protocol_keeps_todays_jobs_and_paths(dry_run):
     assert all(set(job) == {"dataset", "model"} for job in train_jobs(output))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("seeds", "runs"), [(None, 5), ("[0, 1]", 10)])
 def test_cross_validation_trains_folds_times_seeds_per_dataset_and_model(dry_run, seeds, runs):
     config = ["split={scheme: cv, folds: 5}"] + ([f"seeds={seeds}"] if seeds else [])
@@ -86,6 +112,7 @@ def test_cross_validation_trains_folds_times_seeds_per_dataset_and_model(dry_run
         assert f"results/{job['dataset']}/cv5/fold{job['fold']}/seed{job['seed']}/models/{job['model']}/" in output
 
 
+@pytest.mark.slow
 def test_holdout_with_several_seeds_repeats_each_training(dry_run):
     output = dry_run("seeds=[0, 1, 2]")
     per_pair = Counter((job["dataset"], job["model"]) for job in train_jobs(output))
@@ -94,6 +121,7 @@ def test_holdout_with_several_seeds_repeats_each_training(dry_run):
     assert "fold_split" not in job_counts(output)
 
 
+@pytest.mark.slow
 def test_no_protocol_or_seed_reuses_another_protocols_model(dry_run):
     runs = {
         "default": checkpoints(dry_run()),
@@ -107,6 +135,7 @@ def test_no_protocol_or_seed_reuses_another_protocols_model(dry_run):
             assert not runs[first] & runs[second], (first, second)
 
 
+@pytest.mark.slow
 def test_tiny_cross_validation_runs_end_to_end(tmp_path):
     """3 folds x 2 seeds on 6 synthetic CRC-500 cases: each case predicted once per seed, the tables have n = 6."""
     workdir = copy_workflow(tmp_path / "workflow")

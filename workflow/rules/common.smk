@@ -174,13 +174,19 @@ SEEDS = config.get("seeds") or [SCALE["train"].get("seed", 0)]
 #: The default protocol (holdout, one training seed) keeps the paths of a run without protocol keys.
 DEFAULT_PROTOCOL = SCHEME == "holdout" and SEEDS == [SCALE["train"].get("seed", 0)]
 
-#: Path segment of a fold's split file and test ground truth under results/{dataset}: "" for holdout.
-FOLD_DIR = f"/cv{FOLDS}/fold{{fold}}" if SCHEME == "cv" else ""
+#: Where a fold's split file and test ground truth lie under results/: the dataset's folder (holdout), or its
+#: fold's folder (cv).
+FOLD_ID = f"{{dataset}}/cv{FOLDS}/fold{{fold}}" if SCHEME == "cv" else "{dataset}"
 
-#: Path segment of one training's models/, predictions/ and metrics/ under results/{dataset} (and of its logs):
-#: "" for the default protocol, else the scheme, the fold (cv) and the seed, so a protocol or seed change never
-#: reuses another's model and one fold or seed reruns on its own.
-RUN = "" if DEFAULT_PROTOCOL else ("/holdout" if SCHEME == "holdout" else FOLD_DIR) + "/seed{seed}"
+#: Where one training's models/, predictions/ and metrics/ (and its logs and benchmarks) lie under results/: the
+#: dataset's folder for the default protocol, else also the scheme, the fold (cv) and the seed, so a protocol or
+#: seed change never reuses another's model and one fold or seed reruns on its own.
+if DEFAULT_PROTOCOL:
+    RUN_ID = "{dataset}"
+elif SCHEME == "cv":
+    RUN_ID = f"{FOLD_ID}/seed{{seed}}"
+else:
+    RUN_ID = "{dataset}/holdout/seed{seed}"
 
 
 def protocol_runs():
@@ -193,8 +199,8 @@ def protocol_runs():
 
 
 def run_dir(dataset, run):
-    """results/{dataset} plus one training's RUN segment."""
-    return f"results/{dataset}" + RUN.format(**run)
+    """The folder of one training's models/, predictions/ and metrics/: results/RUN_ID."""
+    return f"results/{RUN_ID.format(dataset=dataset, **run)}"
 
 
 def fold_of(wildcards):
@@ -204,12 +210,12 @@ def fold_of(wildcards):
 
 def split_path(dataset, fold=None):
     """The split file a training uses: split.json (holdout) or fold `fold`'s split file (cv)."""
-    return f"results/{dataset}" + FOLD_DIR.format(fold=fold) + "/split.json"
+    return f"results/{FOLD_ID.format(dataset=dataset, fold=fold)}/split.json"
 
 
 def gt_path(dataset, fold=None):
     """The test ground truth of the holdout split or of fold `fold` (cv)."""
-    return f"results/{dataset}" + FOLD_DIR.format(fold=fold) + "/gt"
+    return f"results/{FOLD_ID.format(dataset=dataset, fold=fold)}/gt"
 
 
 def run_split(wildcards):

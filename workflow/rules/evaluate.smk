@@ -9,11 +9,11 @@ rule ground_truth:
         root=raw_root,
         split=run_split,
     output:
-        gt=directory(f"results/{{dataset}}{FOLD_DIR}/gt"),
+        gt=directory(f"results/{FOLD_ID}/gt"),
     log:
-        f"results/logs/ground_truth/{{dataset}}{FOLD_DIR}.log",
+        f"results/logs/ground_truth/{FOLD_ID}.log",
     benchmark:
-        f"results/benchmarks/ground_truth/{{dataset}}{FOLD_DIR}.tsv"
+        f"results/benchmarks/ground_truth/{FOLD_ID}.tsv"
     conda:
         "../../envs/segmamba-gpu.yaml"
     threads: job_threads("cpu")
@@ -30,19 +30,19 @@ rule ground_truth:
 # ---------------------------------------------------------------------------------------------------------
 # evaluate: Dice/HD95 (BraTS regions, CRC tumour, an nnU-Net dataset's labels or regions) or
 # IoU/DLR/DBR (AIIB airway) per case. An nnU-Net dataset's root is an input: its dataset.json names the labels.
-# Outputs: results/{dataset}{RUN}/metrics/{model}.csv and its .summary.json (nnU-Net v2 summary.json shape).
+# Outputs: results/{RUN_ID}/metrics/{model}.csv and its .summary.json (nnU-Net v2 summary.json shape).
 rule evaluate:
     input:
-        predictions=f"results/{{dataset}}{RUN}/predictions/{{model}}",
+        predictions=f"results/{RUN_ID}/predictions/{{model}}",
         gt=run_gt,
         root=evaluation_root,
     output:
-        metrics=f"results/{{dataset}}{RUN}/metrics/{{model}}.csv",
-        summary=f"results/{{dataset}}{RUN}/metrics/{{model}}.summary.json",
+        metrics=f"results/{RUN_ID}/metrics/{{model}}.csv",
+        summary=f"results/{RUN_ID}/metrics/{{model}}.summary.json",
     log:
-        f"results/logs/evaluate/{{dataset}}{RUN}/{{model}}.log",
+        f"results/logs/evaluate/{RUN_ID}/{{model}}.log",
     benchmark:
-        f"results/benchmarks/evaluate/{{dataset}}{RUN}/{{model}}.tsv"
+        f"results/benchmarks/evaluate/{RUN_ID}/{{model}}.tsv"
     conda:
         "../../envs/segmamba-gpu.yaml"
     threads: job_threads("cpu")

@@ -4,18 +4,18 @@
 # ---------------------------------------------------------------------------------------------------------
 # predict: Gaussian sliding-window inference (mirror TTA per config) of the test cases,
 # mapped back to the original grid and affine.
-# Output: results/{dataset}{RUN}/predictions/{model}/<case>.nii.gz.
+# Output: results/{RUN_ID}/predictions/{model}/<case>.nii.gz.
 rule predict:
     input:
-        checkpoint=f"results/{{dataset}}{RUN}/models/{{model}}/checkpoint_final.pt",
+        checkpoint=f"results/{RUN_ID}/models/{{model}}/checkpoint_final.pt",
         preprocessed="results/{dataset}/preprocessed",
         split=run_split,
     output:
-        predictions=directory(f"results/{{dataset}}{RUN}/predictions/{{model}}"),
+        predictions=directory(f"results/{RUN_ID}/predictions/{{model}}"),
     log:
-        f"results/logs/predict/{{dataset}}{RUN}/{{model}}.log",
+        f"results/logs/predict/{RUN_ID}/{{model}}.log",
     benchmark:
-        f"results/benchmarks/predict/{{dataset}}{RUN}/{{model}}.tsv"
+        f"results/benchmarks/predict/{RUN_ID}/{{model}}.tsv"
     conda:
         "../../envs/segmamba-gpu.yaml"
     threads: job_threads("predict")

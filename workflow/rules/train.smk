@@ -1,9 +1,10 @@
 # Training of every (dataset, model) pair with the published recipe (scaled by config), once per fold and seed of
-# the protocol (RUN in common.smk: "" for the default holdout with one seed, else e.g. /cv5/fold{fold}/seed{seed}).
+# the protocol (RUN_ID in common.smk: {dataset} for the default holdout with one seed, else e.g.
+# {dataset}/cv5/fold{fold}/seed{seed}; docs/protocols.md).
 
 
 # ---------------------------------------------------------------------------------------------------------
-# train: `segmamba train` into results/{dataset}{RUN}/models/{model}/. The resumable
+# train: `segmamba train` into results/{RUN_ID}/models/{model}/. The resumable
 # checkpoint_latest.pt (and checkpoint_best.pt) are written there but are NOT declared outputs, so
 # Snakemake never deletes them: a job killed by a time limit or preempted (exit code 75) continues
 # from its latest checkpoint when rerun (`--rerun-incomplete`, `--retries`, or SLURM requeue). A rerun
@@ -16,14 +17,14 @@ rule train:
         preprocessed="results/{dataset}/preprocessed",
         split=run_split,
     output:
-        checkpoint=f"results/{{dataset}}{RUN}/models/{{model}}/checkpoint_final.pt",
-        log_csv=f"results/{{dataset}}{RUN}/models/{{model}}/train_log.csv",
-        curve=f"results/{{dataset}}{RUN}/models/{{model}}/training_curve.png",
-        summary=f"results/{{dataset}}{RUN}/models/{{model}}/train_summary.json",
+        checkpoint=f"results/{RUN_ID}/models/{{model}}/checkpoint_final.pt",
+        log_csv=f"results/{RUN_ID}/models/{{model}}/train_log.csv",
+        curve=f"results/{RUN_ID}/models/{{model}}/training_curve.png",
+        summary=f"results/{RUN_ID}/models/{{model}}/train_summary.json",
     log:
-        f"results/logs/train/{{dataset}}{RUN}/{{model}}.log",
+        f"results/logs/train/{RUN_ID}/{{model}}.log",
     benchmark:
-        f"results/benchmarks/train/{{dataset}}{RUN}/{{model}}.tsv"
+        f"results/benchmarks/train/{RUN_ID}/{{model}}.tsv"
     conda:
         "../../envs/segmamba-gpu.yaml"
     threads: job_threads("train")
