@@ -85,24 +85,27 @@ def read_model_metrics(entry: str | os.PathLike | Sequence[Mapping], source: str
 
 def runs_outcome(runs: Sequence[Mapping]) -> tables.TrainingOutcome:
     """The mark of a model's cells from the outcome files of all its runs (``{"train_summary", "metrics_summary",
-    "seed", "fold"}`` each): collapsed if any run collapsed, else background only if any run predicted only
-    background, with the number of such runs and the first one's seed, fold and reason."""
+    "seed", "fold"}`` each).
+
+    ``COLLAPSED`` if any training collapsed (its numbers average in a failed training); ``BACKGROUND_ONLY`` if every
+    training's test predictions are all background (as for one training); otherwise fine, with a note (the tidy
+    CSV's ``note``) when some trainings predicted only background. A reason counts the runs and names the first one's
+    seed, fold and reason.
+    """
     from segmamba.report.build import read_optional_json
 
-    outcomes = [
-        (
-            run,
-            tables.training_outcome(
-                read_optional_json(run.get("train_summary")), read_optional_json(run.get("metrics_summary"))
-            ),
-        )
-        for run in runs
-    ]
+    outcomes = []
+    for run in runs:
+        train, metrics = read_optional_json(run.get("train_summary")), read_optional_json(run.get("metrics_summary"))
+        outcomes.append((run, tables.training_outcome(train, metrics)))
     for status in (tables.COLLAPSED, tables.BACKGROUND_ONLY):
         marked = [(run, outcome) for run, outcome in outcomes if outcome.status == status]
-        if marked:
-            run, outcome = marked[0]
-            fold = "" if run.get("fold") is None else f", fold {run['fold']}"
-            reason = f"{len(marked)} of {len(runs)} trainings (first: seed {run.get('seed')}{fold}: {outcome.reason})"
+        if not marked:
+            continue
+        run, outcome = marked[0]
+        fold = "" if run.get("fold") is None else f", fold {run['fold']}"
+        reason = f"{len(marked)} of {len(runs)} trainings (first: seed {run.get('seed')}{fold}: {outcome.reason})"
+        if status == tables.COLLAPSED or len(marked) == len(runs):
             return tables.TrainingOutcome(status, reason)
+        return tables.TrainingOutcome(tables.OK, reason)
     return tables.TrainingOutcome()

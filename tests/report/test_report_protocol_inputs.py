@@ -103,3 +103,16 @@ def test_one_collapsed_training_marks_the_model(tmp_path):
     assert outcome.status == tables.COLLAPSED
     assert outcome.reason == "1 of 4 trainings (first: seed 1, fold 0: loss is NaN)"
     assert protocol_inputs.runs_outcome(runs[:2]) == tables.TrainingOutcome()
+
+
+def test_background_only_marks_the_model_only_when_every_training_predicted_background(tmp_path):
+    def run_files(seed, empty):
+        summary = tmp_path / f"metrics_{seed}.summary.json"
+        counts = {"n_empty_prediction": 2 if empty else 0}
+        summary.write_text(json.dumps({"n_cases": 2, "metrics": {"dice": counts, "hd95": counts}}))
+        return {"train_summary": None, "metrics_summary": str(summary), "seed": seed, "fold": 0}
+
+    some = protocol_inputs.runs_outcome([run_files(0, True), run_files(1, False)])
+    assert some.status == tables.OK and some.reason.startswith("1 of 2 trainings (first: seed 0, fold 0: ")
+    every = protocol_inputs.runs_outcome([run_files(0, True), run_files(1, True)])
+    assert every.status == tables.BACKGROUND_ONLY and every.reason.startswith("2 of 2 trainings")
