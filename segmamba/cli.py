@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "synth": "segmamba.data.cli",
     "check": "segmamba.data.cli",
     "split": "segmamba.data.cli",
+    "fold-split": "segmamba.data.cli",
     "preprocess": "segmamba.data.cli",
     "train": "segmamba.train.cli",
     "predict": "segmamba.predict.cli",

@@ -1,4 +1,4 @@
-"""Command-line subcommands of the data stage: synth, check, split, preprocess."""
+"""Command-line subcommands of the data stage: synth, check, split, fold-split, preprocess."""
 
 from __future__ import annotations
 
@@ -67,12 +67,28 @@ def register(subparsers) -> None:
         description="Sort the case ids, shuffle them with the seed, and take floor(70%%) train, floor(10%%) val "
         "and the rest test. The JSON records the seed and a hash of the case list; the same cases and "
         "seed give a byte-identical file. An existing file made for other cases or another seed is an "
-        "error (delete it to re-split on purpose).",
+        "error (delete it to re-split on purpose). Cross-validation folds: `segmamba fold-split`.",
     )
     add_dataset_args(split)
     split.add_argument("--out", required=True, help="split JSON path")
     split.add_argument("--seed", type=int, default=42, help="shuffle seed (default 42, as published)")
     split.set_defaults(func=_split)
+
+    fold_split = subparsers.add_parser(
+        "fold-split",
+        help="write one fold's train/val/test split JSON of a K-fold cross-validation",
+        description="Shuffle the sorted case ids with the seed (as `split` does) and cut them into --folds folds "
+        "whose sizes differ by at most one. Fold --fold's split: test = the fold, val = the floor(10%%) cases "
+        "after it in the shuffled order (wrapping around), train = the rest; the JSON has the shape of "
+        "`split`'s (plus scheme, folds, fold). An existing file made for other cases, seed or folds is an "
+        "error (docs/protocols.md).",
+    )
+    add_dataset_args(fold_split)
+    fold_split.add_argument("--out", required=True, help="the fold's split JSON path")
+    fold_split.add_argument("--folds", type=int, required=True, help="number of folds K (2 .. number of cases)")
+    fold_split.add_argument("--fold", type=int, required=True, help="the fold written (0 .. K-1)")
+    fold_split.add_argument("--seed", type=int, default=42, help="shuffle seed (default 42, as `split`)")
+    fold_split.set_defaults(func=_fold_split)
 
     preprocess = subparsers.add_parser(
         "preprocess",
@@ -140,6 +156,19 @@ def _split(args) -> int:
     print(
         f"split of {split['num_cases']} cases: {len(split['train'])} train, {len(split['val'])} val, "
         f"{len(split['test'])} test -> {args.out}"
+    )
+    return 0
+
+
+def _fold_split(args) -> int:
+    from segmamba.data.datasets import open_dataset
+    from segmamba.data.folds import write_fold_split
+
+    case_ids = open_dataset(args.dataset, args.root).case_ids()
+    split = write_fold_split(args.out, case_ids, args.folds, args.fold, seed=args.seed)
+    print(
+        f"fold {args.fold} of {args.folds} over {split['num_cases']} cases: {len(split['train'])} train, "
+        f"{len(split['val'])} val, {len(split['test'])} test -> {args.out}"
     )
     return 0
 

@@ -46,11 +46,11 @@ TITLES = {
 }
 
 
-def read_metrics_layout(layout: Mapping[str, str | os.PathLike]) -> dict[str, pd.DataFrame]:
-    """Read ``{model: metrics CSV}`` into ``{model: per-case frame}``."""
-    from segmamba.report import tables
+def read_metrics_layout(layout: Mapping[str, str | os.PathLike | Sequence[Mapping]]) -> dict[str, pd.DataFrame]:
+    """Read ``{model: metrics CSV or list of runs}`` into ``{model: per-case frame}`` (``protocol_inputs``)."""
+    from segmamba.report import protocol_inputs
 
-    return {model: tables.read_case_metrics(path) for model, path in layout.items()}
+    return {model: protocol_inputs.read_model_metrics(entry, f"metrics of {model}") for model, entry in layout.items()}
 
 
 def read_optional_json(path: str | os.PathLike | None) -> dict | None:
@@ -76,12 +76,14 @@ def read_outcomes(files: Mapping[str, Mapping[str, str]] | None) -> dict[str, Tr
     Either file may be absent (then it says nothing): ``train_summary.json`` names a collapsed training, the
     evaluation summary beside the metrics CSV an all-background test prediction.
     """
-    from segmamba.report import tables
-    from segmamba.report.provenance import check_same_split
+    from segmamba.report import protocol_inputs, tables
+    from segmamba.report.provenance import check_same_split_per_fold
 
-    check_same_split({model: paths.get("metrics_summary") for model, paths in (files or {}).items()})
+    check_same_split_per_fold(files or {})
     return {
-        model: tables.training_outcome(
+        model: protocol_inputs.runs_outcome(paths)  # several trainings (folds, seeds)
+        if isinstance(paths, list)
+        else tables.training_outcome(
             read_optional_json(paths.get("train_summary")), read_optional_json(paths.get("metrics_summary"))
         )
         for model, paths in (files or {}).items()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from segmamba.errors import InputError
 
@@ -37,3 +37,15 @@ def check_same_split(summaries: Mapping[str, str | os.PathLike | None]) -> None:
             f"the metrics summaries of one table come from models of different splits ({groups}); "
             "rerun the workflow so that every model is trained and scored on the same split"
         )
+
+
+def check_same_split_per_fold(files: Mapping[str, Mapping | Sequence[Mapping]]) -> None:
+    """:func:`check_same_split` over a table's outcome files: ``{model: {"metrics_summary": path}}`` (one training
+    per model), or ``{model: [run, ...]}`` under a protocol (runs with ``metrics_summary``, ``seed``, ``fold``),
+    where the models' runs of one fold must share a split and different folds have different ones by design."""
+    by_fold: dict[object, dict[str, str | None]] = {}
+    for model, paths in files.items():
+        for run in paths if isinstance(paths, Sequence) else [paths]:
+            by_fold.setdefault(run.get("fold"), {})[f"{model} seed {run.get('seed')}"] = run.get("metrics_summary")
+    for summaries in by_fold.values():
+        check_same_split(summaries)

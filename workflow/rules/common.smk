@@ -10,6 +10,24 @@ from snakemake.utils import validate
 from segmamba.data.registry import NNUNET, paper_datasets
 from segmamba.data.dataset_config import resolve_dataset
 
+
+def integers_from_command_line(config):
+    """Turn the protocol's integers given as `--config split='{scheme: cv, folds: 5}' seeds='[0, 1]'` into ints:
+    Snakemake reads a nested --config value with YAML's BaseLoader, which keeps every scalar a string."""
+
+    def integer(value):
+        return int(value) if isinstance(value, str) and value.isdigit() else value
+
+    split = config.get("split")
+    if isinstance(split, dict):
+        for key in ("seed", "folds"):
+            if key in split:
+                split[key] = integer(split[key])
+    if isinstance(config.get("seeds"), list):
+        config["seeds"] = [integer(seed) for seed in config["seeds"]]
+
+
+integers_from_command_line(config)
 validate(config, schema="../schemas/config.schema.yaml")
 
 #: The settings block selected by `scale` (demo or paper).
@@ -136,6 +154,87 @@ wildcard_constraints:
     dataset="|".join(configured_datasets()),
     model="|".join(all_model_names()),
     size=r"\d+",
+    folds=r"\d+",
+    fold=r"\d+",
+    seed=r"\d+",
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The evaluation protocol (docs/protocols.md): `split.scheme` (holdout | cv), `split.folds` and `seeds`.
+
+#: holdout (the paper's 70/10/20) or cv (K-fold cross-validation over all cases).
+SCHEME = config["split"]["scheme"]
+
+#: Folds of the cross-validation (1: the holdout split).
+FOLDS = config["split"]["folds"] if SCHEME == "cv" else 1
+
+#: Training seeds; without `seeds`, the scale's train.seed.
+SEEDS = config.get("seeds") or [SCALE["train"].get("seed", 0)]
+
+#: The default protocol (holdout, one training seed) keeps the paths of a run without protocol keys.
+DEFAULT_PROTOCOL = SCHEME == "holdout" and SEEDS == [SCALE["train"].get("seed", 0)]
+
+#: Where a fold's split file and test ground truth lie under results/: the dataset's folder (holdout), or its
+#: fold's folder (cv).
+FOLD_ID = f"{{dataset}}/cv{FOLDS}/fold{{fold}}" if SCHEME == "cv" else "{dataset}"
+
+#: Where one training's models/, predictions/ and metrics/ (and its logs and benchmarks) lie under results/: the
+#: dataset's folder for the default protocol, else also the scheme, the fold (cv) and the seed, so a protocol or
+#: seed change never reuses another's model and one fold or seed reruns on its own.
+if DEFAULT_PROTOCOL:
+    RUN_ID = "{dataset}"
+elif SCHEME == "cv":
+    RUN_ID = f"{FOLD_ID}/seed{{seed}}"
+else:
+    RUN_ID = "{dataset}/holdout/seed{seed}"
+
+
+def protocol_runs():
+    """Every training per dataset and model as {"fold": k or None, "seed": s or None}: K x len(seeds) for cv,
+    one per seed for holdout, one (both None) for the default protocol; seed-major order."""
+    if DEFAULT_PROTOCOL:
+        return [{"fold": None, "seed": None}]
+    folds = range(FOLDS) if SCHEME == "cv" else [None]
+    return [{"fold": fold, "seed": seed} for seed in SEEDS for fold in folds]
+
+
+def run_dir(dataset, run):
+    """The folder of one training's models/, predictions/ and metrics/: results/RUN_ID."""
+    return f"results/{RUN_ID.format(dataset=dataset, **run)}"
+
+
+def fold_of(wildcards):
+    """The job's {fold} (None without one)."""
+    return getattr(wildcards, "fold", None)
+
+
+def split_path(dataset, fold=None):
+    """The split file a training uses: split.json (holdout) or fold `fold`'s split file (cv)."""
+    return f"results/{FOLD_ID.format(dataset=dataset, fold=fold)}/split.json"
+
+
+def gt_path(dataset, fold=None):
+    """The test ground truth of the holdout split or of fold `fold` (cv)."""
+    return f"results/{FOLD_ID.format(dataset=dataset, fold=fold)}/gt"
+
+
+def run_split(wildcards):
+    """Input function: the split file of the job's {dataset} and {fold}."""
+    return split_path(wildcards.dataset, fold_of(wildcards))
+
+
+def run_gt(wildcards):
+    """Input function: the test ground truth of the job's {dataset} and {fold}."""
+    return gt_path(wildcards.dataset, fold_of(wildcards))
+
+
+def train_settings(wildcards):
+    """`segmamba train --settings`: the scale's train block, with the job's {seed} when the protocol has one."""
+    if DEFAULT_PROTOCOL:
+        return stage_settings("train")
+    settings = json.loads(stage_settings("train"))
+    settings["seed"] = int(wildcards.seed)
+    return json.dumps(settings, sort_keys=True, separators=(",", ":"))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -168,8 +267,14 @@ def raw_root(wildcards):
 
 
 def metrics_paths(dataset, models):
-    """Per-case metrics CSVs of `models` on `dataset`, as {model: path}."""
-    return {model: f"results/{dataset}/metrics/{model}.csv" for model in models}
+    """Per-case metrics CSVs of `models` on `dataset`: {model: path} for the default protocol, else
+    {model: [{"path": CSV, "seed": s, "fold": k or None} of every training]}."""
+    if DEFAULT_PROTOCOL:
+        return {model: f"results/{dataset}/metrics/{model}.csv" for model in models}
+    return {
+        model: [{"path": f"{run_dir(dataset, run)}/metrics/{model}.csv", **run} for run in protocol_runs()]
+        for model in models
+    }
 
 
 def paper_table_layout(table):
@@ -200,14 +305,18 @@ def table4_layout():
 
 def outcome_files(dataset, models):
     """What tells whether each model's training collapsed: {model: {"train_summary": train_summary.json,
-    "metrics_summary": the evaluation summary beside its metrics CSV}}."""
-    return {
-        model: {
-            "train_summary": f"results/{dataset}/models/{model}/train_summary.json",
-            "metrics_summary": f"results/{dataset}/metrics/{model}.summary.json",
+    "metrics_summary": the evaluation summary beside its metrics CSV}}; for a protocol with several trainings a
+    list of these, one per training (with its "seed" and "fold")."""
+
+    def files(model, run):
+        return {
+            "train_summary": f"{run_dir(dataset, run)}/models/{model}/train_summary.json",
+            "metrics_summary": f"{run_dir(dataset, run)}/metrics/{model}.summary.json",
         }
-        for model in models
-    }
+
+    if DEFAULT_PROTOCOL:
+        return {model: files(model, protocol_runs()[0]) for model in models}
+    return {model: [{**files(model, run), **run} for run in protocol_runs()] for model in models}
 
 
 def paper_table_outcome_files(table):
@@ -284,10 +393,13 @@ def efficiency_variant_option(wildcards):
 
 
 def flat_paths(layout):
-    """All paths of a layout of nested {key: path} dicts, as a list."""
+    """All paths (strings) of a layout of nested dicts and lists, as a list (a run's seed and fold are skipped)."""
     paths = []
-    for value in layout.values():
-        paths += flat_paths(value) if isinstance(value, dict) else [value]
+    for value in layout.values() if isinstance(layout, dict) else layout:
+        if isinstance(value, (dict, list)):
+            paths += flat_paths(value)
+        elif isinstance(value, str):
+            paths.append(value)
     return paths
 
 
@@ -325,13 +437,18 @@ def report_subcategory(own_subcategory):
     return subcategory
 
 
+#: The training the figures show (Fig. 4, training curves): the first (fold 0, first seed) of the protocol.
+FIGURE_RUN = protocol_runs()[0]
+
+
 def figure4_inputs(wildcards):
     """Inputs of one dataset's Fig. 4 panel: raw data, split, ground truth and each model's predictions."""
+    dataset = wildcards.dataset
     return {
         "root": raw_root(wildcards),
-        "split": f"results/{wildcards.dataset}/split.json",
-        "gt": f"results/{wildcards.dataset}/gt",
-        "predictions": [f"results/{wildcards.dataset}/predictions/{m}" for m in figure_models(wildcards.dataset)],
+        "split": split_path(dataset, FIGURE_RUN["fold"]),
+        "gt": gt_path(dataset, FIGURE_RUN["fold"]),
+        "predictions": [f"{run_dir(dataset, FIGURE_RUN)}/predictions/{m}" for m in figure_models(dataset)],
     }
 
 
@@ -383,16 +500,16 @@ def figure4_report_inputs(wildcards):
         dataset=dataset,
         layout=dataset_layout(wildcards),
         root=root,
-        split_path=f"results/{dataset}/split.json",
-        gt_dir=f"results/{dataset}/gt",
-        prediction_dirs={m: f"results/{dataset}/predictions/{m}" for m in figure_models(dataset)},
+        split_path=split_path(dataset, FIGURE_RUN["fold"]),
+        gt_dir=gt_path(dataset, FIGURE_RUN["fold"]),
+        prediction_dirs={m: f"{run_dir(dataset, FIGURE_RUN)}/predictions/{m}" for m in figure_models(dataset)},
     )
 
 
 def training_curves_inputs(wildcards):
     """`--inputs` of one dataset's training curves: {model: train_log.csv}."""
     dataset = wildcards.dataset
-    logs = {m: f"results/{dataset}/models/{m}/train_log.csv" for m in figure_models(dataset)}
+    logs = {m: f"{run_dir(dataset, FIGURE_RUN)}/models/{m}/train_log.csv" for m in figure_models(dataset)}
     return report_inputs(dataset=dataset, logs=logs)
 
 
@@ -424,7 +541,8 @@ def figure_models(dataset):
 
 def training_logs(wildcards):
     """train_log.csv of every model trained on a dataset."""
-    return [f"results/{wildcards.dataset}/models/{m}/train_log.csv" for m in figure_models(wildcards.dataset)]
+    dataset = wildcards.dataset
+    return [f"{run_dir(dataset, FIGURE_RUN)}/models/{m}/train_log.csv" for m in figure_models(dataset)]
 
 
 # Statistics reports (report.smk): the accuracy tables' `statistics` input, the rank artefacts' inputs, the
@@ -612,22 +730,24 @@ def runtime_minutes(kind):
 def preprocess_targets():
     """Dataset check, split, preprocessed data and test ground truth of every dataset with trainings."""
     targets = []
+    folds = range(FOLDS) if SCHEME == "cv" else [None]
     for dataset in trained_datasets():
         targets += [
             f"results/{dataset}/check.txt",
             f"results/{dataset}/split.json",
             f"results/{dataset}/preprocessed",
-            f"results/{dataset}/gt",
         ]
-    return targets
+        targets += [path(dataset, fold) for fold in folds for path in (split_path, gt_path)]
+    return list(dict.fromkeys(targets))
 
 
 def train_targets():
-    """Final checkpoints of every (dataset, model) training."""
+    """Final checkpoints of every (dataset, model, fold, seed) training."""
     return [
-        f"results/{dataset}/models/{model}/checkpoint_final.pt"
+        f"{run_dir(dataset, run)}/models/{model}/checkpoint_final.pt"
         for dataset in trained_datasets()
         for model in models_for(dataset)
+        for run in protocol_runs()
     ]
 
 
@@ -668,7 +788,12 @@ def ablation_targets():
 
 def metrics_targets():
     """Per-case metrics CSVs of every (dataset, model) training (also those of the ablation variants)."""
-    return [f"results/{dataset}/metrics/{model}.csv" for dataset in trained_datasets() for model in models_for(dataset)]
+    return [
+        f"{run_dir(dataset, run)}/metrics/{model}.csv"
+        for dataset in trained_datasets()
+        for model in models_for(dataset)
+        for run in protocol_runs()
+    ]
 
 
 def final_outputs():

@@ -1,5 +1,6 @@
 # The data stage: synthetic stand-ins (datasets without a configured root), the dataset check, the 70/10/20
-# split (written once and read by every later step) and nnU-Net-style preprocessing (crop, resample, normalise).
+# split (written once and read by every later step), the cross-validation folds' splits (split.scheme cv) and
+# nnU-Net-style preprocessing (crop, resample, normalise; shared by every fold, see docs/protocols.md).
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -77,6 +78,34 @@ rule split:
     shell:
         "segmamba split --dataset {params.layout} --root {input.root:q} --out {output.split:q}"
         " --seed {params.seed} > {log:q} 2>&1"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# fold_split (split.scheme cv): fold {fold} of the {folds}-fold cross-validation: the same seeded shuffle cut into
+# {folds} folds; test = fold {fold}, val = the floor(N/10) cases after it, train = the rest (docs/protocols.md).
+# Output: results/{dataset}/cv{folds}/fold{fold}/split.json (the shape of split.json, read by train and predict).
+rule fold_split:
+    input:
+        root=raw_root,
+        check="results/{dataset}/check.txt",
+    output:
+        split="results/{dataset}/cv{folds}/fold{fold}/split.json",
+    log:
+        "results/logs/fold_split/{dataset}/cv{folds}/fold{fold}.log",
+    benchmark:
+        "results/benchmarks/fold_split/{dataset}/cv{folds}/fold{fold}.tsv"
+    conda:
+        "../../envs/segmamba-gpu.yaml"
+    threads: job_threads("cpu")
+    resources:
+        mem_mb=memory_mb("cpu"),
+        runtime=runtime_minutes("cpu"),
+    params:
+        layout=dataset_layout,
+        seed=config["split"]["seed"],
+    shell:
+        "segmamba fold-split --dataset {params.layout} --root {input.root:q} --out {output.split:q}"
+        " --folds {wildcards.folds} --fold {wildcards.fold} --seed {params.seed} > {log:q} 2>&1"
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -2,18 +2,18 @@
 
 
 # ---------------------------------------------------------------------------------------------------------
-# ground_truth: the test cases' label maps in their original geometry.
-# Output: results/{dataset}/gt/<case>.nii.gz.
+# ground_truth: the test cases' label maps in their original geometry (cv: of each fold, together every case).
+# Output: results/{dataset}/gt/<case>.nii.gz (cv: results/{dataset}/cv{K}/fold{fold}/gt/<case>.nii.gz).
 rule ground_truth:
     input:
         root=raw_root,
-        split="results/{dataset}/split.json",
+        split=run_split,
     output:
-        gt=directory("results/{dataset}/gt"),
+        gt=directory(f"results/{FOLD_ID}/gt"),
     log:
-        "results/logs/ground_truth/{dataset}.log",
+        f"results/logs/ground_truth/{FOLD_ID}.log",
     benchmark:
-        "results/benchmarks/ground_truth/{dataset}.tsv"
+        f"results/benchmarks/ground_truth/{FOLD_ID}.tsv"
     conda:
         "../../envs/segmamba-gpu.yaml"
     threads: job_threads("cpu")
@@ -30,21 +30,21 @@ rule ground_truth:
 # ---------------------------------------------------------------------------------------------------------
 # evaluate: Dice/HD95/NSD (BraTS regions plus lesion-wise Dice/HD95, CRC tumour, an nnU-Net dataset's labels
 # or regions) or IoU/DLR/DBR/NSD (AIIB airway) per case. An nnU-Net dataset's root is an input: its
-# dataset.json names the labels.
-# Outputs: results/{dataset}/metrics/{model}.csv and its .summary.json (nnU-Net v2 summary.json shape).
+# dataset.json names the labels. Predictions of a model of another split are refused (--split).
+# Outputs: results/{RUN_ID}/metrics/{model}.csv and its .summary.json (nnU-Net v2 summary.json shape).
 rule evaluate:
     input:
-        predictions="results/{dataset}/predictions/{model}",
-        gt="results/{dataset}/gt",
-        split="results/{dataset}/split.json",
+        predictions=f"results/{RUN_ID}/predictions/{{model}}",
+        gt=run_gt,
+        split=run_split,
         root=evaluation_root,
     output:
-        metrics="results/{dataset}/metrics/{model}.csv",
-        summary="results/{dataset}/metrics/{model}.summary.json",
+        metrics=f"results/{RUN_ID}/metrics/{{model}}.csv",
+        summary=f"results/{RUN_ID}/metrics/{{model}}.summary.json",
     log:
-        "results/logs/evaluate/{dataset}/{model}.log",
+        f"results/logs/evaluate/{RUN_ID}/{{model}}.log",
     benchmark:
-        "results/benchmarks/evaluate/{dataset}/{model}.tsv"
+        f"results/benchmarks/evaluate/{RUN_ID}/{{model}}.tsv"
     conda:
         "../../envs/segmamba-gpu.yaml"
     threads: job_threads("cpu")

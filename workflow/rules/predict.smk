@@ -1,21 +1,21 @@
-# Inference on the test split.
+# Inference on the test split (of the holdout split or of the training's cross-validation fold).
 
 
 # ---------------------------------------------------------------------------------------------------------
 # predict: Gaussian sliding-window inference (mirror TTA per config) of the test cases,
 # mapped back to the original grid and affine.
-# Output: results/{dataset}/predictions/{model}/<case>.nii.gz.
+# Output: results/{RUN_ID}/predictions/{model}/<case>.nii.gz.
 rule predict:
     input:
-        checkpoint="results/{dataset}/models/{model}/checkpoint_final.pt",
+        checkpoint=f"results/{RUN_ID}/models/{{model}}/checkpoint_final.pt",
         preprocessed="results/{dataset}/preprocessed",
-        split="results/{dataset}/split.json",
+        split=run_split,
     output:
-        predictions=directory("results/{dataset}/predictions/{model}"),
+        predictions=directory(f"results/{RUN_ID}/predictions/{{model}}"),
     log:
-        "results/logs/predict/{dataset}/{model}.log",
+        f"results/logs/predict/{RUN_ID}/{{model}}.log",
     benchmark:
-        "results/benchmarks/predict/{dataset}/{model}.tsv"
+        f"results/benchmarks/predict/{RUN_ID}/{{model}}.tsv"
     conda:
         "../../envs/segmamba-gpu.yaml"
     threads: job_threads("predict")

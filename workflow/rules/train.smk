@@ -1,8 +1,10 @@
-# Training of every (dataset, model) pair with the published recipe (scaled by config).
+# Training of every (dataset, model) pair with the published recipe (scaled by config), once per fold and seed of
+# the protocol (RUN_ID in common.smk: {dataset} for the default holdout with one seed, else e.g.
+# {dataset}/cv5/fold{fold}/seed{seed}; docs/protocols.md).
 
 
 # ---------------------------------------------------------------------------------------------------------
-# train: `segmamba train` into results/{dataset}/models/{model}/. The resumable
+# train: `segmamba train` into results/{RUN_ID}/models/{model}/. The resumable
 # checkpoint_latest.pt (and checkpoint_best.pt) are written there but are NOT declared outputs, so
 # Snakemake never deletes them: a job killed by a time limit or preempted (exit code 75) continues
 # from its latest checkpoint when rerun (`--rerun-incomplete`, `--retries`, or SLURM requeue). A rerun
@@ -14,16 +16,16 @@
 rule train:
     input:
         preprocessed="results/{dataset}/preprocessed",
-        split="results/{dataset}/split.json",
+        split=run_split,
     output:
-        checkpoint="results/{dataset}/models/{model}/checkpoint_final.pt",
-        log_csv="results/{dataset}/models/{model}/train_log.csv",
-        curve="results/{dataset}/models/{model}/training_curve.png",
-        summary="results/{dataset}/models/{model}/train_summary.json",
+        checkpoint=f"results/{RUN_ID}/models/{{model}}/checkpoint_final.pt",
+        log_csv=f"results/{RUN_ID}/models/{{model}}/train_log.csv",
+        curve=f"results/{RUN_ID}/models/{{model}}/training_curve.png",
+        summary=f"results/{RUN_ID}/models/{{model}}/train_summary.json",
     log:
-        "results/logs/train/{dataset}/{model}.log",
+        f"results/logs/train/{RUN_ID}/{{model}}.log",
     benchmark:
-        "results/benchmarks/train/{dataset}/{model}.tsv"
+        f"results/benchmarks/train/{RUN_ID}/{{model}}.tsv"
     conda:
         "../../envs/segmamba-gpu.yaml"
     threads: job_threads("train")
@@ -34,7 +36,7 @@ rule train:
         runtime=runtime_minutes("train"),
     params:
         run_dir=subpath(output.checkpoint, parent=True),
-        settings=stage_settings("train"),
+        settings=train_settings,
         nproc=train_processes(),
         overrides=model_overrides_of,
     shell:
