@@ -162,4 +162,7 @@ def test_tiny_cross_validation_runs_end_to_end(tmp_path):
         tidy = pd.read_csv(workdir / f"results/tables/{table}.csv")
         ours = tidy[tidy["method"].isin(config["models"]) & tidy["n"].notna() & (tidy["n"] > 0)]
         assert set(ours["method"]) == set(config["models"]) and (ours["n"] == len(cases)).all()
-        assert "p_value" in tidy.columns
+        assert (ours["n_seeds"] == len(config["seeds"])).all() and (ours["folds"] == folds).all()
+        assert ours[["ci_low", "ci_high"]].notna().all().all()  # the bootstrap CI of every mean
+        tested = ours[ours["p_value"].notna()]  # compared with the reference: a Holm-adjusted p each
+        assert tested["p_holm"].notna().all() and (tested["p_holm"] >= tested["p_value"]).all()
