@@ -27,8 +27,13 @@ AFFINE_TOLERANCE = 1e-4
 
 
 def list_cases(folder: Path) -> dict[str, Path]:
-    """Map case id -> path of every ``<case>.nii.gz`` in a folder (sorted by case id)."""
-    return {p.name[: -len(LABEL_SUFFIX)]: p for p in sorted(folder.glob(f"*{LABEL_SUFFIX}")) if p.is_file()}
+    """Map case id -> path of every ``<case>.nii.gz`` in a folder (sorted by case id); hidden files (a partial
+    ``.<case>.nii.gz.<random>.tmp.nii.gz`` of an interrupted write) are not cases."""
+    return {
+        p.name[: -len(LABEL_SUFFIX)]: p
+        for p in sorted(folder.glob(f"*{LABEL_SUFFIX}"))
+        if p.is_file() and not p.name.startswith(".")
+    }
 
 
 def load_label_map(path: Path, case: str, allowed_labels: frozenset[int]) -> tuple[np.ndarray, np.ndarray, tuple]:

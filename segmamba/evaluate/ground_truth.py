@@ -19,6 +19,8 @@ def export_ground_truth(name: str, root, split_path, subset: str, out) -> list[s
     dataset = open_dataset(name, root)
     split = load_split(split_path)
     verify_split(split, dataset.case_ids(), source=f"split file {split_path}")
+    if not split[subset]:
+        raise InputError(f"split file {split_path}: the {subset} subset is empty (nothing to evaluate)")
     Path(out).mkdir(parents=True, exist_ok=True)
     for case_id in split[subset]:
         case = dataset.load_case(case_id)

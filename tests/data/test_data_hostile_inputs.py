@@ -117,3 +117,16 @@ def test_non_real_voxel_types_are_problems_naming_the_type(tmp_path, dtype, name
     nib.save(nib.Nifti1Image(np.zeros((4, 4, 4), dtype), np.eye(4)), str(path))
     with pytest.raises(VolumeReadError, match=r"voxel type .* is not supported \(real numbers only"):
         read_volume(path)
+
+
+def test_ground_truth_of_an_empty_subset_is_an_error_naming_the_split(tmp_path):
+    """Writing no label map and exiting 0 would pass an empty test set on to evaluation (audit D14)."""
+    from segmamba.data.split import write_split
+    from segmamba.evaluate.ground_truth import export_ground_truth
+
+    root = write_dataset(tmp_path / "raw", cases=2)
+    split_path = tmp_path / "split.json"
+    write_split(split_path, ["case_000", "case_001"], seed=42)  # 2 cases: 1 train, 0 val, 1 test
+    with pytest.raises(InputError, match=rf"split file {split_path}: the val subset is empty"):
+        export_ground_truth("nnunet", root, split_path, "val", tmp_path / "gt")
+    assert not (tmp_path / "gt").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -560,3 +561,11 @@ def test_paper_datasets_summary_keys(brats_folders, tmp_path, airway_tree):
     assert metrics["Dice"] == pytest.approx(2 * metrics["IoU"] / (1 + metrics["IoU"]))
     crc = run_evaluation("crc500", aiib_pred, aiib_gt, tmp_path / "c.csv")
     assert crc["key_names"] == {"1": "tumour"} and crc["foreground_mean"]["Dice"] == crc["metrics"]["dice"]["mean"]
+
+
+def test_a_hidden_partial_file_in_a_folder_is_not_a_case(brats_folders):
+    """A ``.<case>.nii.gz.<random>.tmp.nii.gz`` left by an interrupted atomic write is skipped (audit D11)."""
+    pred_dir, gt_dir, _ = brats_folders
+    (gt_dir / ".case_a.nii.gz.k2j3h4.tmp.nii.gz").write_bytes((gt_dir / "case_a.nii.gz").read_bytes())
+    scores = evaluate_folders("brats2023", pred_dir, gt_dir)
+    assert sorted(Path(score.reference_file).name for score in scores) == [f"case_{c}.nii.gz" for c in "abc"]
