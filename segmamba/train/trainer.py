@@ -24,6 +24,7 @@ from segmamba.errors import ConfigError, InputError
 from segmamba.io_utils import write_json_atomic
 from segmamba.ops import scan_backend_label
 from segmamba.runtime import seed_everything, select_device
+from segmamba.tracking.training import NO_TRACKING, start_training_run
 from segmamba.train import PREEMPTED_EXIT_CODE
 from segmamba.train import checkpoint as ckpt
 from segmamba.train import distributed as dist_utils
@@ -73,6 +74,7 @@ class Trainer:
         )
         self.state = ckpt.TrainingState()
         self.batches = None  # the StepLoader of train(), closed by run_training
+        self.tracker = NO_TRACKING  # the MLflow run (segmamba.tracking), started by run_training
 
     # ----------------------------------------------------------------------------------------- setup
     def build(self) -> None:
@@ -278,6 +280,7 @@ class Trainer:
                 ckpt.save_checkpoint(self.out / ckpt.BEST, self.weights_payload(val["mean"]))
         self.save_latest()
         self.write_reports()
+        self.tracker.log_history(self.state.history)
         remaining = self.state.elapsed_s / max(self.state.iteration, 1) * (self.total_iterations - self.state.iteration)
         dice_text = (
             ""
@@ -356,6 +359,7 @@ class Trainer:
                 ckpt.save_checkpoint(self.out / ckpt.BEST, self.weights_payload(final_dice))
             self.write_reports()
             self.write_summary(last_val)
+            self.tracker.log_outcome(self.out / SUMMARY, self.out / ckpt.FINAL)
             self.log(f"finished: {self.out / ckpt.FINAL} (best val Dice {self.state.best_dice})")
         dist_utils.barrier(self.ctx)
 
@@ -371,18 +375,24 @@ def run_training(config: TrainSettings) -> int:
     if trainer.device.type == "cuda":
         torch.cuda.set_device(trainer.device)
     dist_utils.init_process_group(trainer.ctx, trainer.device)
+    exit_code = None
     try:
         if trainer.ctx.is_main:
             trainer.out.mkdir(parents=True, exist_ok=True)
             write_settings_copy(config)
         trainer.build()
+        if trainer.ctx.is_main:
+            run_name = f"{trainer.meta['name']}/{config.model}"
+            trainer.tracker = start_training_run(config, run_name, trainer.state.iteration > 0, trainer.state.history)
         trainer.log(
             f"training {config.model} ({sum(p.numel() for p in trainer.model.parameters()):,} parameters) on "
             f"{trainer.device} x{trainer.ctx.world_size}: {len(trainer.train_ids)} train / {len(trainer.val_ids)} "
             f"val cases, {config.epochs} epochs x {trainer.iters_per_epoch} iterations, batch {config.batch_size}"
         )
-        return trainer.train(stop)
+        exit_code = trainer.train(stop)
+        return exit_code
     finally:
+        trainer.tracker.end(exit_code)
         if trainer.batches is not None:
             trainer.batches.close()  # stop the loader workers now, also when an error propagates
         stop.restore()
