@@ -251,7 +251,8 @@ def read_log(out: Path) -> list[dict[str, str]]:
 @pytest.mark.slow
 def test_a_stopped_training_and_its_cli_rerun_log_one_run(tracking_server, dataset, tmp_path, monkeypatch):
     """Stopped after epoch 1 (exit 75), then rerun with `segmamba train`: one MLflow run with the settings, every
-    epoch's loss once and val_dice at the validated epochs, as train_log.csv, and the outcome of the summary."""
+    epoch's loss once and val_dice at the validated epochs, as train_log.csv, and the outcome of the summary.
+    Then trained anew with another learning rate: a second run."""
     import segmamba.train.trainer as trainer_module
     from segmamba.train.settings import build_settings
 
@@ -297,6 +298,17 @@ def test_a_stopped_training_and_its_cli_rerun_log_one_run(tracking_server, datas
     assert tags["collapsed"] == str(summary["collapsed"]).lower()
     assert tags["checkpoint_final"] == str((out / "checkpoint_final.pt").resolve())
     assert tags["segmamba.stage"] == "train" and tags["segmamba.run_dir"] == str(out.resolve())
+
+    # Changed settings: the trainer moves the old checkpoints aside and trains anew, into a new MLflow run.
+    changed = build_settings({}, {**settings, "lr": 0.02, "restart_on_change": True})
+    assert trainer_module.run_training(changed) == 0
+    runs = client.search_runs([continued.info.experiment_id])
+    assert len(runs) == 2
+    (new,) = [r for r in runs if r.info.run_id != run_id]
+    assert new.data.params["lr"] == "0.02" and new.info.status == "FINISHED"
+    assert json.loads((out / "mlflow_run.json").read_text())["run_id"] == new.info.run_id
+    assert [step for step, _ in history(client, new.info.run_id, "loss")] == [1, 2, 3]
+    assert [step for step, _ in history(client, run_id, "loss")] == [1, 2, 3]  # the old run is left as it was
 
 
 def test_the_outcome_logs_the_cost_block_and_the_collapse_verdict(tracking_server, tmp_path, monkeypatch):
