@@ -76,11 +76,22 @@ class NoTracking:
             tags.update(cost_tags)
         log_values(client, self.run_id, metrics, None, tags)
 
-    def end(self, exit_code: int | None) -> None:
-        """Mark the run FINISHED (0), KILLED (preempted) or FAILED (other codes, None: an exception)."""
+    def end(self, exit_code: int | None) -> int | None:
+        """Mark the run FINISHED (0), KILLED (preempted) or FAILED (other codes, None: an exception), once: later
+        calls do nothing. Returns ``exit_code``."""
+        return exit_code
 
 
 NO_TRACKING = NoTracking()
+
+
+def track_training(trainer) -> NoTracking:
+    """The tracker of a :class:`segmamba.train.trainer.Trainer` after its ``build()`` (state restored when resumed):
+    its MLflow run on the main process when tracking is on, else NO_TRACKING."""
+    if not trainer.ctx.is_main:
+        return NO_TRACKING
+    run_name = f"{trainer.meta['name']}/{trainer.config.model}"
+    return start_training_run(trainer.config, run_name, trainer.state.iteration > 0, trainer.state.history)
 
 
 def start_training_run(
@@ -198,12 +209,13 @@ class TrainingRun(NoTracking):
             tags.update(cost_tags)
         self.session.call(f"logging the outcome in {summary_path}", log_values, self.run_id, metrics, None, tags)
 
-    def end(self, exit_code: int | None) -> None:
-        """Set the run's status from the training's exit code (None: it raised)."""
-        if self.run_id is None:
-            return
-        status = {0: "FINISHED", PREEMPTED_EXIT_CODE: "KILLED"}.get(exit_code, "FAILED")
-        self.session.call(f"ending the run ({status})", lambda client: client.set_terminated(self.run_id, status))
+    def end(self, exit_code: int | None) -> int | None:
+        """Set the run's status from the training's exit code (None: it raised), once; returns ``exit_code``."""
+        if self.run_id is not None:
+            run_id, self.run_id = self.run_id, None
+            status = {0: "FINISHED", PREEMPTED_EXIT_CODE: "KILLED"}.get(exit_code, "FAILED")
+            self.session.call(f"ending the run ({status})", lambda client: client.set_terminated(run_id, status))
+        return exit_code
 
 
 def settings_params(config: TrainSettings) -> dict[str, str]:

@@ -24,7 +24,7 @@ from segmamba.errors import ConfigError, InputError
 from segmamba.io_utils import write_json_atomic
 from segmamba.ops import scan_backend_label
 from segmamba.runtime import seed_everything, select_device
-from segmamba.tracking.training import NO_TRACKING, start_training_run
+from segmamba.tracking.training import NO_TRACKING, track_training
 from segmamba.train import PREEMPTED_EXIT_CODE
 from segmamba.train import checkpoint as ckpt
 from segmamba.train import distributed as dist_utils
@@ -375,24 +375,20 @@ def run_training(config: TrainSettings) -> int:
     if trainer.device.type == "cuda":
         torch.cuda.set_device(trainer.device)
     dist_utils.init_process_group(trainer.ctx, trainer.device)
-    exit_code = None
     try:
         if trainer.ctx.is_main:
             trainer.out.mkdir(parents=True, exist_ok=True)
             write_settings_copy(config)
         trainer.build()
-        if trainer.ctx.is_main:
-            run_name = f"{trainer.meta['name']}/{config.model}"
-            trainer.tracker = start_training_run(config, run_name, trainer.state.iteration > 0, trainer.state.history)
+        trainer.tracker = track_training(trainer)
         trainer.log(
             f"training {config.model} ({sum(p.numel() for p in trainer.model.parameters()):,} parameters) on "
             f"{trainer.device} x{trainer.ctx.world_size}: {len(trainer.train_ids)} train / {len(trainer.val_ids)} "
             f"val cases, {config.epochs} epochs x {trainer.iters_per_epoch} iterations, batch {config.batch_size}"
         )
-        exit_code = trainer.train(stop)
-        return exit_code
+        return trainer.tracker.end(trainer.train(stop))
     finally:
-        trainer.tracker.end(exit_code)
+        trainer.tracker.end(None)  # an exception: FAILED (no-op after the end above)
         if trainer.batches is not None:
             trainer.batches.close()  # stop the loader workers now, also when an error propagates
         stop.restore()
