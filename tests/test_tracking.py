@@ -115,6 +115,31 @@ def test_schema_takes_the_tracking_block():
         validate(on, schema)
 
 
+@pytest.mark.slow
+def test_the_workflow_hands_the_tracking_block_to_its_jobs(tmp_path):
+    """A job of a workflow that includes workflow/rules/common.smk sees config `tracking` in SEGMAMBA_TRACKING;
+    with tracking off (the shipped config) the variable is unset, also when the calling shell had set it."""
+    (tmp_path / "Snakefile").write_text(
+        f'configfile: "{REPO / "config.yaml"}"\n'
+        f'include: "{REPO / "workflow/rules/common.smk"}"\n'
+        "rule env:\n"  # Snakemake reads {{ }} as literal braces
+        '    output: "env.txt"\n'
+        '    shell: "echo \\"${{SEGMAMBA_TRACKING-unset}}\\" > {output}"\n'
+    )
+    (tmp_path / "on.yaml").write_text('tracking: {mlflow: {uri: "http://127.0.0.1:5000", experiment: demo}}\n')
+    env = dict(os.environ, PYTHONPATH=str(REPO), SEGMAMBA_TRACKING='{"mlflow": {"uri": "http://stale"}}')
+    for extra, expected in [
+        (["--configfile", "on.yaml"], {"mlflow": {"uri": "http://127.0.0.1:5000", "experiment": "demo"}}),
+        ([], None),
+    ]:
+        (tmp_path / "env.txt").unlink(missing_ok=True)
+        command = [sys.executable, "-m", "snakemake", "-c1", *extra, "--", "env.txt"]
+        result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        text = (tmp_path / "env.txt").read_text().strip()
+        assert (None if text == "unset" else json.loads(text)) == expected
+
+
 # ------------------------------------------------------------------------------------------------ the server
 @pytest.fixture(scope="module")
 def tracking_server(tmp_path_factory):
