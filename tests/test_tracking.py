@@ -72,6 +72,7 @@ def test_nested_cost_values_become_metrics_and_tags():
     assert tags == {"cost.device": "H100", "cost.measured": "true"}
 
 
+@pytest.mark.slow
 def test_tracking_off_needs_no_mlflow(tmp_path):
     """With SEGMAMBA_TRACKING unset the training and evaluation hooks do nothing: they run where mlflow cannot be
     imported, without a warning. (Whether mlflow is imported at all is not ours to say when it is installed:
@@ -163,12 +164,22 @@ def tracking_server(tmp_path_factory):
             time.sleep(0.5)
         yield uri
     finally:
-        os.killpg(process.pid, signal.SIGTERM)  # the server and its uvicorn workers
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process)
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    """SIGTERM to the server's process group (server, uvicorn worker, MLflow's job consumers), then SIGKILL to
+    whatever of it is left after 10 s (the job consumers outlive a SIGTERM)."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
 
 
 def answers(uri: str) -> bool:
