@@ -99,6 +99,7 @@ def handle_evaluate(args) -> int:
     """Run the evaluation and print the per-metric means."""
     from segmamba.data.dataset_config import parse_regions
     from segmamba.evaluate.evaluate import run_evaluation, summary_path
+    from segmamba.tracking.evaluation import log_evaluation
 
     summary = run_evaluation(
         args.dataset,
@@ -117,6 +118,7 @@ def handle_evaluate(args) -> int:
         mean = "undefined" if stats["mean"] is None else f"{stats['mean']:.4f}"
         print(f"{column}: mean {mean} (n={stats['n']}, empty={stats['n_empty']})")
     print(f"wrote {args.out} and {summary_path(args.out)}")
+    log_evaluation(summary, args.out, args.pred_dir)  # MLflow, when SEGMAMBA_TRACKING is set (segmamba.tracking)
     return 0
 
 

@@ -64,6 +64,16 @@ def write_settings_copy(config: TrainSettings) -> Path:
     return path
 
 
+def start_message(trainer) -> str:
+    """The log line that opens a training: model, parameters, device, cases, epochs, iterations, batch."""
+    config = trainer.config
+    return (
+        f"training {config.model} ({sum(p.numel() for p in trainer.model.parameters()):,} parameters) on "
+        f"{trainer.device} x{trainer.ctx.world_size}: {len(trainer.train_ids)} train / {len(trainer.val_ids)} "
+        f"val cases, {config.epochs} epochs x {trainer.iters_per_epoch} iterations, batch {config.batch_size}"
+    )
+
+
 def train_summary(trainer, final_val: dict[str, float] | None) -> dict[str, Any]:
     """The content of ``train_summary.json`` of a finished :class:`segmamba.train.trainer.Trainer`."""
     import torch

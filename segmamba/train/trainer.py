@@ -26,7 +26,8 @@ from segmamba.data.fingerprint import fingerprint_differences, read_data_fingerp
 from segmamba.errors import ConfigError, InputError
 from segmamba.io_utils import write_json_atomic
 from segmamba.runtime import seed_everything, select_device
-from segmamba.train import PREEMPTED_EXIT_CODE
+from segmamba.tracking.training import NO_TRACKING, track_training
+from segmamba.train import PREEMPTED_EXIT_CODE, run_outputs
 from segmamba.train import checkpoint as ckpt
 from segmamba.train import distributed as dist_utils
 from segmamba.train.inputs import dataset_meta, make_patch_batches, read_split
@@ -77,6 +78,7 @@ class Trainer:
         self.state = ckpt.TrainingState()
         self.batches = None  # the StepLoader of train(), closed by run_training
         self.stop = StopRequest()  # replaced by the installed one in train()
+        self.tracker = NO_TRACKING  # the MLflow run (segmamba.tracking), started by run_training
 
     # ----------------------------------------------------------------------------------------- setup
     def build(self) -> None:
@@ -111,9 +113,8 @@ class Trainer:
             return True
         if not self.config.restart_on_change:
             raise ConfigError(
-                f"{path} belongs to a run with other settings or data ({'; '.join(changed)}); "
-                "pass --restart-on-change "
-                "to move it aside and train anew, or use another --out folder"
+                f"{path} belongs to a run with other settings or data ({'; '.join(changed)}); pass "
+                "--restart-on-change to move it aside and train anew, or use another --out folder"
             )
         dist_utils.barrier(self.ctx)  # every rank has read the checkpoint before it moves
         if self.ctx.is_main:
@@ -258,6 +259,7 @@ class Trainer:
                 ckpt.save_checkpoint(self.out / ckpt.BEST, self.weights_payload(val["mean"]))
         self.save_latest()
         self.write_reports()
+        self.tracker.log_history(self.state.history)
         remaining = self.state.elapsed_s / max(self.state.iteration, 1) * (self.total_iterations - self.state.iteration)
         dice_text = (
             ""
@@ -358,6 +360,7 @@ class Trainer:
                 ckpt.save_checkpoint(self.out / ckpt.BEST, self.weights_payload(final_dice))
             self.write_reports()
             self.write_summary(last_val)
+            self.tracker.log_outcome(self.out / SUMMARY, self.out / ckpt.FINAL)
             self.log(f"finished: {self.out / ckpt.FINAL} (best val Dice {self.state.best_dice})")
         dist_utils.barrier(self.ctx)
 
@@ -380,13 +383,11 @@ def run_training(config: TrainSettings) -> int:
             remove_stale_temp_files(trainer.out)
             write_settings_copy(config)
         trainer.build()
-        trainer.log(
-            f"training {config.model} ({sum(p.numel() for p in trainer.model.parameters()):,} parameters) on "
-            f"{trainer.device} x{trainer.ctx.world_size}: {len(trainer.train_ids)} train / {len(trainer.val_ids)} "
-            f"val cases, {config.epochs} epochs x {trainer.iters_per_epoch} iterations, batch {config.batch_size}"
-        )
-        return trainer.train(stop)
+        trainer.tracker = track_training(trainer)
+        trainer.log(run_outputs.start_message(trainer))
+        return trainer.tracker.end(trainer.train(stop))
     finally:
+        trainer.tracker.end(None)  # an exception: FAILED (no-op after the end above)
         if trainer.batches is not None:
             trainer.batches.close()  # stop the loader workers now, also when an error propagates
         stop.restore()

@@ -2,6 +2,7 @@
 # arguments and resources built from config, and the target lists. No rules live here.
 
 import json
+import os
 import shlex
 import sys
 
@@ -641,6 +642,19 @@ def stage_settings(block, exclude=()):
     defaults are the dataclass defaults."""
     settings = {key: value for key, value in SCALE[block].items() if key not in exclude}
     return json.dumps(settings, sort_keys=True, separators=(",", ":"))
+
+
+def export_tracking():
+    """Hand the config's `tracking` block to the jobs in SEGMAMBA_TRACKING (segmamba.tracking), or clear it when
+    tracking is off. An environment variable, not a param: a changed tracking server must not rerun any job."""
+    mlflow = config.get("tracking", {}).get("mlflow") or {}
+    if mlflow.get("uri"):
+        os.environ.update(SEGMAMBA_TRACKING=json.dumps({"mlflow": mlflow}, separators=(",", ":")))
+    else:
+        os.environ.pop("SEGMAMBA_TRACKING", None)
+
+
+export_tracking()
 
 
 def train_processes():
