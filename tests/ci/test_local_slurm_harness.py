@@ -43,14 +43,23 @@ def program(daemon: str) -> str:
 
 @pytest.fixture
 def cluster_lock():
-    """Root, the harness's packages (it installs them with apt), and no other SLURM test session meanwhile."""
+    """Root, the harness's packages (it installs them with apt), and no other SLURM test session meanwhile; a
+    cluster that ran before is brought up again afterwards."""
     if os.geteuid() != 0:
         pytest.skip("needs root: .ci/local-slurm starts the SLURM daemons")
     if shutil.which("apt-get") is None and shutil.which("slurmctld") is None:
         pytest.skip("Debian's slurm-wlm is not installed and apt-get is unavailable")
     with CLUSTER_LOCK.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        was_running = shutil.which("scontrol") is not None and "UP" in scontrol_ping()
         yield
+        if was_running:
+            assert harness("up").returncode == 0
+
+
+def scontrol_ping() -> str:
+    """What ``scontrol ping`` says about the controller."""
+    return subprocess.run(["scontrol", "ping"], capture_output=True, text=True).stdout
 
 
 def test_up_after_down_spares_the_processes_that_stale_pid_files_name(cluster_lock):
