@@ -12,6 +12,9 @@ A test run that ends with exit status 143 (SIGTERM) used to print nothing. Now, 
 
 On SIGINT (Ctrl-C) pytest keeps its own handling (KeyboardInterrupt: the fixtures are torn down, the
 interrupted location is shown); the stacks of all threads and the running test's node id are added.
+
+A process forked by the session (e.g. a data-loader worker) dies of SIGTERM without a report, as without these
+hooks: it is not the session.
 """
 
 from __future__ import annotations
@@ -30,16 +33,22 @@ RUNNING: dict[str, str | None] = {"nodeid": None}
 RECENT_S = 60  # processes started this many seconds before the signal are listed
 TAIL_CHARS = 4000  # the last characters of the running test's captured output that are shown
 STDERR_FD = pytest.StashKey[int]()  # a copy of the session's real stderr
-SIGTERM_HANDLER = pytest.StashKey[object]()  # the handler installed here (none if another one was there)
+# While a session runs: its pid, the SIGTERM handler it installed (None if it kept another one); the signal
+# mask to restore after a fork; "fork hooks": they are registered (os.register_at_fork cannot unregister).
+SESSION: dict[str, object] = {"pid": None, "sigterm_handler": None, "mask": None, "fork hooks": False}
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Install the SIGTERM and SIGINT reports (output capture is suspended here: fd 2 is the real stderr)."""
     stderr_fd = os.dup(2)
     config.stash[STDERR_FD] = stderr_fd
+    if not SESSION["fork hooks"]:
+        os.register_at_fork(before=hold_sigterm, after_in_parent=release_sigterm, after_in_child=default_in_child)
+        SESSION["fork hooks"] = True
+    SESSION["pid"] = os.getpid()
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        config.stash[SIGTERM_HANDLER] = lambda signum, frame: die_reporting(config, signum)
-        signal.signal(signal.SIGTERM, config.stash[SIGTERM_HANDLER])
+        SESSION["sigterm_handler"] = lambda signum, frame: die_reporting(config, signum)
+        signal.signal(signal.SIGTERM, SESSION["sigterm_handler"])
     # after signal.signal: faulthandler's C handler runs first, then chains to the Python one
     for signum in (signal.SIGTERM, signal.SIGINT):
         faulthandler.register(signum, file=stderr_fd, all_threads=True, chain=True)
@@ -47,13 +56,48 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Remove the reports again (pytest may run in-process, e.g. under pytester)."""
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        faulthandler.unregister(signum)
-    if signal.getsignal(signal.SIGTERM) is config.stash.get(SIGTERM_HANDLER, None):
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    stop_reporting()
     if STDERR_FD in config.stash:
         os.close(config.stash[STDERR_FD])
         del config.stash[STDERR_FD]
+
+
+def stop_reporting() -> None:
+    """Unregister the reports: SIGTERM and SIGINT act as before pytest_configure."""
+    if SESSION["pid"] is None:
+        return
+    SESSION["pid"] = None
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        faulthandler.unregister(signum)
+    if SESSION["sigterm_handler"] is not None and signal.getsignal(signal.SIGTERM) is SESSION["sigterm_handler"]:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    SESSION["sigterm_handler"] = None
+
+
+def hold_sigterm() -> None:
+    """Before a fork: block SIGTERM, so that one sent to the new child right away waits until the child has
+    SIGTERM's default action back (Python drops the signals that reach its handlers in a fork's first moment)."""
+    if SESSION["pid"] is not None:
+        SESSION["mask"] = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+
+def release_sigterm() -> None:
+    """After a fork, in the session: unblock SIGTERM again (a signal that came meanwhile is handled now)."""
+    mask, SESSION["mask"] = SESSION["mask"], None
+    if mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def default_in_child() -> None:
+    """In a process forked from the session (e.g. a data-loader worker): SIGTERM and SIGINT as without these
+    hooks, then unblock SIGTERM."""
+    if SESSION["pid"] is not None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            faulthandler.unregister(signum)
+        if SESSION["sigterm_handler"] is not None and signal.getsignal(signal.SIGTERM) is SESSION["sigterm_handler"]:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        SESSION.update(pid=None, sigterm_handler=None)
+    release_sigterm()
 
 
 def pytest_runtest_logstart(nodeid: str, location: tuple) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 CONFTEST = Path(__file__).with_name("conftest.py")
 TINY_TEST = """
-import subprocess, sys, threading, time
+import multiprocessing, subprocess, sys, threading, time
 from pathlib import Path
 
 def test_waits_for_the_signal():
@@ -32,6 +32,14 @@ def test_waits_for_the_signal():
     else:
         Path("ready").touch()
         time.sleep(60)
+
+
+def test_terminates_a_forked_child():
+    child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
+    child.start()
+    child.terminate()  # SIGTERM
+    child.join(30)
+    assert child.exitcode == -15
 """
 
 
@@ -87,6 +95,25 @@ def test_sigterm_names_the_running_test_and_prints_the_stacks(tmp_path, wait_in,
     assert "output of the waiting test" in output, output
     assert f"{os.getpid()} " in output.split("processes started in the last")[1], "the signalling test is listed"
     assert output.rstrip().endswith("==== exiting with SIGTERM"), output[-500:]
+
+
+def test_a_forked_child_terminated_by_sigterm_is_not_reported_as_the_session(tmp_path):
+    shutil.copy(CONFTEST, tmp_path / "conftest.py")
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_tiny.py").write_text(TINY_TEST)
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "test_tiny.py::test_terminates_a_forked_child",
+    ]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "SIGTERM received" not in output and "most recent call first" not in output, output
 
 
 def test_sigint_keeps_pytests_interrupt_handling_and_names_the_test(tmp_path):
