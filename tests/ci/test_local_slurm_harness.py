@@ -84,7 +84,7 @@ def test_up_after_down_spares_the_processes_that_stale_pid_files_name(cluster_lo
         for daemon, sleep in sleeps.items():
             pid = int((RUN / f"{daemon}.pid").read_text())
             assert pid != sleep.pid and executable(pid) == program(daemon), (daemon, up.stderr)
-            assert f"removing the stale {RUN}/{daemon}.pid (pid {sleep.pid} is not {daemon})" in up.stderr
+            assert f"removing the stale {RUN}/{daemon}.pid (pid {sleep.pid} does not run {daemon})" in up.stderr
         status = harness("status")
         for daemon in SLURM_DAEMONS:
             assert f"{daemon:<10} running (pid " in status.stdout, status.stdout
