@@ -389,6 +389,42 @@ def processes_in(folder: Path) -> list[str]:
     return found
 
 
+def process_table() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) of every process."""
+    table = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:  # gone meanwhile
+            continue
+        table[int(proc.name)] = (int(stat[stat.rindex(")") + 2 :].split()[1]), command)
+    return table
+
+
+def job_processes(job_id: str) -> dict[int, str]:
+    """pid -> command line of the processes of a running SLURM job: its ``slurmstepd: [JOB.STEP]`` processes
+    and their descendants (what proctrack/linuxproc signals for ``scancel``)."""
+    table = process_table()
+    stepd = re.compile(rf"slurmstepd: \[{job_id}\.")
+    found = {pid for pid, (_, command) in table.items() if stepd.match(command)}
+    while more := {pid for pid, (parent, _) in table.items() if parent in found} - found:
+        found |= more
+    return {pid: table[pid][1] for pid in found}
+
+
+def scancel_within_the_job(job_id: str, *options: str) -> None:
+    """``scancel OPTIONS JOB`` after checking that the processes SLURM will signal are the job's own: its
+    slurmstepd's descendants, which include the training and not this test session."""
+    processes = job_processes(job_id)
+    listing = "\n".join(f"{pid} {command[:200]}" for pid, command in sorted(processes.items()))
+    assert os.getpid() not in processes, f"the test session is among job {job_id}'s processes:\n{listing}"
+    assert any("segmamba" in command and " train" in command for command in processes.values()), listing
+    subprocess.run(["scancel", *options, job_id], check=True)
+
+
 def epochs_after_resume(log: str, resumed_at: int) -> list[int]:
     """Iterations of the epochs a training log reports after resuming at iteration ``resumed_at``."""
     resume = RESUME_LINE.search(log)
@@ -441,13 +477,13 @@ def test_training_stopped_by_sigterm_resumes_exactly(workflow_run, capsys):
         # 1: SIGTERM to the job's step as soon as the first epoch is checkpointed
         wait(latest.exists, "the first checkpoint")
         jobs.append(wait(lambda: running_job_of_rule("train", started, workdir), "the job", 60))
-        subprocess.run(["scancel", "--signal=TERM", jobs[0]], check=True)
+        scancel_within_the_job(jobs[0], "--signal=TERM")
         stopped_at = int(wait(lambda: STOP_LINE.search(rule_log.text()), "the first stop", 300).group(1))
         # 2: once the retry has resumed there and checkpointed another epoch, SIGTERM to every process of the job
         assert wait(resumed_at, "the first retry") == stopped_at, rule_log.history()
         epoch_end = max(wait(lambda: epochs_after_resume(rule_log.text(), stopped_at), "an epoch after the resume"))
         jobs.append(wait(lambda: running_job_of_rule("train", started, workdir, tuple(jobs)), "the retry", 60))
-        subprocess.run(["scancel", "--signal=TERM", "--full", jobs[1]], check=True)
+        scancel_within_the_job(jobs[1], "--signal=TERM", "--full")
         wait(lambda: not running_job_of_rule("train", started, workdir), "the end of the killed job", 120)
         on_disk = ckpt.read_checkpoint(latest)["state"]["iteration"]  # the next attempt starts from this
         second_resume = wait(third_attempt_resumed_at, "the second retry")
