@@ -1,4 +1,5 @@
-"""Hooks for the whole test session: a run killed by SIGTERM says where it was and who was around.
+"""Hooks for the whole test session: a run killed by SIGTERM says where it was and who was around (and, without
+CUDA, Triton in interpreter mode from the start).
 
 A test run that ends with exit status 143 (SIGTERM) used to print nothing. Now, on SIGTERM:
 
@@ -27,6 +28,12 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
+
+# Triton fixes its mode when it is first imported, and torch's flop counter (segmamba.models.flops) imports it: on
+# a machine without CUDA the whole session runs Triton in its interpreter (tests/ops/test_ops_triton.py needs it).
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 # The node id of the test being run (set and cleared by the runtest hooks below).
 RUNNING: dict[str, str | None] = {"nodeid": None}

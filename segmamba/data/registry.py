@@ -348,6 +348,9 @@ PAPER_DATASETS: tuple[str, ...] = tuple(name for name, d in DATASETS.items() if 
 SYNTHETIC_KINDS: tuple[str, ...] = tuple(d.synthetic_kind for d in DATASETS.values() if d.synthetic_kind)
 
 
+#: The dataset scored with the BraTS 2023 challenge's lesion-wise Dice and HD95 (their table sits beside Table 2).
+LESION_WISE_DATASET = "brats2023"
+
 #: The dataset of the paper's module ablation (Table 4).
 (PAPER_ABLATION_DATASET,) = (name for name, d in DATASETS.items() if d.ablation_paper_values)
 

@@ -25,7 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from segmamba.data.dataset_config import read_nnunet_dataset_json
-from segmamba.data.registry import AIIB_COLUMNS, MEAN_SUFFIX, NNUNET, DatasetDefinition, get_definition
+from segmamba.data.registry import (
+    AIIB_COLUMNS,
+    LESION_WISE_DATASET,
+    MEAN_SUFFIX,
+    NNUNET,
+    DatasetDefinition,
+    get_definition,
+)
 from segmamba.errors import InputError
 from segmamba.evaluate.airway import airway_score
 from segmamba.evaluate.lesionwise import lesion_wise_score
@@ -33,8 +40,6 @@ from segmamba.evaluate.overlap import DEFAULT_NSD_TOLERANCE_MM, region_score
 from segmamba.evaluate.surface import surface_dice, surfel_distances
 
 NSD = "nsd"
-#: The dataset layout scored with the BraTS 2023 lesion-wise metrics.
-LESION_WISE_LAYOUT = "brats2023"
 
 
 @dataclass(frozen=True)
@@ -181,7 +186,7 @@ def extra_columns(definition: DatasetDefinition) -> tuple[str, ...]:
         return (NSD,)
     suffixes = list(definition.scored_regions()) + ([MEAN_SUFFIX] if definition.mean_columns else [])
     columns = [f"{NSD}_{s}" if s else NSD for s in suffixes]
-    if definition.layout == LESION_WISE_LAYOUT:
+    if definition.layout == LESION_WISE_DATASET:
         columns += [f"{metric}_{s}" for metric in ("lesion_dice", "lesion_hd95") for s in definition.scored_regions()]
     return tuple(columns)
 
@@ -238,7 +243,7 @@ def task_for(definition: DatasetDefinition, nsd_tolerance=None) -> EvaluationTas
         region_keys=dict(zip(regions, keys, strict=True)),
         mean_columns=definition.mean_columns,
         nsd_tolerance_mm=nsd_tolerances(definition.name, list(regions), nsd_tolerance),
-        lesion_wise=definition.layout == LESION_WISE_LAYOUT,
+        lesion_wise=definition.layout == LESION_WISE_DATASET,
     )
 
 

@@ -72,6 +72,13 @@ def _max_or_none(values: Sequence[float | None]) -> float | None:
     return max(known) if known else None
 
 
+def _training_label(training: str) -> str:
+    """The paper's name of a training's model, with its run kept: ``"segmamba (fold 0, seed 1)"`` -> ``"SegMamba
+    (fold 0, seed 1)"``."""
+    model, bracket, run = training.partition(" (")
+    return paper.method_label(model) + bracket + run
+
+
 def cost_row(model: str, summary: Mapping[str, Any], log: Mapping[str, Any] | None) -> dict[str, Any]:
     """One model's row (raw values, None where not measured) from its training summary and prediction log."""
     cost = summary.get("cost") or {}
@@ -81,7 +88,7 @@ def cost_row(model: str, summary: Mapping[str, Any], log: Mapping[str, Any] | No
     parameters = cost.get("parameters", summary.get("parameters"))
     shape = cost.get("flops_input_shape")
     return {
-        "Model": paper.method_label(model),
+        "Model": _training_label(model),
         "Params (M)": None if parameters is None else parameters / 1e6,
         "Fwd GFLOPs": cost.get("forward_gflops"),
         "FLOPs input": None if not shape else "×".join(str(s) for s in shape),

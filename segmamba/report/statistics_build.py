@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from segmamba.data.dataset_config import resolve_dataset
-from segmamba.data.registry import dataset_label
+from segmamba.data.registry import LESION_WISE_DATASET, dataset_label
 from segmamba.errors import InputError
 
 LESIONWISE_TITLE = "BraTS2023 lesion-wise Dice (%) and HD95 (mm) (BraTS 2023 definition), compared methods"
@@ -24,7 +24,7 @@ def make_lesionwise_table(
     prefix: str,
     outcome_files: Mapping[str, Mapping[str, str]] | None = None,
     statistics: Mapping | None = None,
-    dataset: str = "brats2023",
+    dataset: str = LESION_WISE_DATASET,
 ) -> None:
     """Write the BraTS lesion-wise table (beside Table 2) from ``{model: metrics CSV}`` to ``<prefix>.*``.
 

@@ -2,9 +2,10 @@
 
 Without a GPU the kernels run on CPU tensors under Triton's interpreter, in chunks of 16 steps, so lengths 7,
 33 and 40 cover one partial chunk, several chunks, and a partial last chunk. Triton fixes its mode when it is
-first imported, so this module sets ``TRITON_INTERPRET=1`` for the whole test process on machines without CUDA
-(nothing else uses triton there). With CUDA the tests marked ``gpu`` compare every CUDA backend (mamba-ssm when
-installed, triton, torch) with the reference, in float32 and with half-precision inputs under autocast.
+first imported (torch's flop counter imports it too), so tests/conftest.py sets ``TRITON_INTERPRET=1`` for the
+whole test process on machines without CUDA, and this module does when run on its own. With CUDA the tests
+marked ``gpu`` compare every CUDA backend (mamba-ssm when installed, triton, torch) with the reference, in float32
+and with half-precision inputs under autocast.
 """
 
 from __future__ import annotations

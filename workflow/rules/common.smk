@@ -8,7 +8,7 @@ import sys
 
 from snakemake.utils import validate
 
-from segmamba.data.registry import NNUNET, paper_datasets
+from segmamba.data.registry import LESION_WISE_DATASET, NNUNET, paper_datasets
 from segmamba.data.dataset_config import resolve_dataset
 
 
@@ -296,7 +296,7 @@ def dataset_table_layout(wildcards):
 
 def dataset_table_metrics(wildcards):
     """The metrics CSVs of a dataset of your own's table, as a list (the rule's input)."""
-    return list(dataset_table_layout(wildcards).values())
+    return flat_paths(dataset_table_layout(wildcards))
 
 
 def table4_layout():
@@ -515,13 +515,20 @@ def training_curves_inputs(wildcards):
 
 
 def cost_table_runs(dataset):
-    """{model: {"train_summary": path, "predictions": folder}} of every model trained on a dataset (cost table)."""
+    """{training: {"train_summary": path, "predictions": folder}} of every training on a dataset (cost table): one
+    per model, or under a protocol one per model, fold and seed (keyed "<model> (fold k, seed s)")."""
+
+    def name(model, run):
+        where = ", ".join(f"{key} {value}" for key, value in run.items() if value is not None)
+        return f"{model} ({where})" if where else model
+
     return {
-        model: {
-            "train_summary": f"results/{dataset}/models/{model}/train_summary.json",
-            "predictions": f"results/{dataset}/predictions/{model}",
+        name(model, run): {
+            "train_summary": f"{run_dir(dataset, run)}/models/{model}/train_summary.json",
+            "predictions": f"{run_dir(dataset, run)}/predictions/{model}",
         }
         for model in models_for(dataset)
+        for run in protocol_runs()
     }
 
 
@@ -577,7 +584,7 @@ def rank_layout(wildcards):
 
 def rank_metrics(wildcards):
     """The metrics CSVs of a dataset's rank artefacts, as a list (the rules' input)."""
-    return list(rank_layout(wildcards).values())
+    return flat_paths(rank_layout(wildcards))
 
 
 def rank_inputs(wildcards):
@@ -590,17 +597,13 @@ def rank_inputs(wildcards):
     )
 
 
-#: The dataset whose metrics CSVs may hold the BraTS lesion-wise columns.
-LESIONWISE_DATASET = "brats2023"
-
-
 def lesionwise_inputs():
     """`--inputs` of the BraTS lesion-wise table: Table 2's BraTS2023 metrics, outcomes and statistics."""
     models = config["models"]
     return report_inputs(
-        layout=metrics_paths(LESIONWISE_DATASET, models),
-        outcome_files=outcome_files(LESIONWISE_DATASET, models),
-        synthetic=is_synthetic(LESIONWISE_DATASET),
+        layout=metrics_paths(LESION_WISE_DATASET, models),
+        outcome_files=outcome_files(LESION_WISE_DATASET, models),
+        synthetic=is_synthetic(LESION_WISE_DATASET),
         statistics=statistics_settings(),
     )
 
@@ -608,7 +611,7 @@ def lesionwise_inputs():
 def statistics_table_targets():
     """The rank-stability table of every trained dataset and, with BraTS2023 active, the lesion-wise table."""
     names = [f"rank_stability_{dataset}" for dataset in trained_datasets()]
-    if LESIONWISE_DATASET in active_datasets():
+    if LESION_WISE_DATASET in active_datasets():
         names.append("table2_lesionwise")
     return [f"results/tables/{name}.{ext}" for name in names for ext in ("csv", "md", "tex")]
 

@@ -103,7 +103,7 @@ rule report_dataset_table:
     log:
         "results/logs/report_dataset_table/{dataset}.log",
     wildcard_constraints:
-        dataset="|".join(dataset_table_names()),
+        dataset="|".join(dataset_table_names()) or "(?!)",  # no dataset of your own: matches nothing
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -281,7 +281,7 @@ rule report_cost_table:
 # Outputs: results/tables/table2_lesionwise.{csv,md,tex}.
 rule report_lesionwise_table:
     input:
-        metrics=list(metrics_paths(LESIONWISE_DATASET, config["models"]).values()),
+        metrics=list(metrics_paths(LESION_WISE_DATASET, config["models"]).values()),
     output:
         csv=report(
             "results/tables/table2_lesionwise.csv",
