@@ -13,8 +13,9 @@ A second table per run splits every rule's job time into the work and the rest:
 
     python .ci/stage_timings.py [--cores N] RESULTS [RESULTS ...]
 
-    rule  jobs  wall s  work s  other s  other s/job  other %  imports+setup s  process s
+    rule  jobs  wall s  cpu s  work s  other s  other s/job  other %  imports+setup s  process s
 
+``cpu s`` is the records' CPU time (on a loaded machine it shows what the jobs cost better than wall time).
 ``work`` is the time a job spent inside its stage's work (the training run, the predictions, the scoring:
 what the ``segmamba`` command timed and logged as its ``segmamba-timing`` line, see segmamba/job_timing.py;
 the job's log is ``results/logs/<the benchmark record's path>.log``); ``other`` is the job's wall time minus
@@ -119,13 +120,14 @@ def read_jobs(results: Path) -> list[Job]:
 
 
 def rule_rows(jobs: list[Job]) -> list[list[str]]:
-    """Per rule (in order of first start): jobs, wall, work, other (= wall - work), other per job, other's share
-    of wall, and other split into imports+setup (main - work) and process (wall - main)."""
+    """Per rule (in order of first start): jobs, wall, CPU time, work, other (= wall - work), other per job,
+    other's share of wall, and other split into imports+setup (main - work) and process (wall - main)."""
     rows = []
     for rule in dict.fromkeys(job.rule for job in sorted(jobs, key=lambda job: job.start)):
         mine = [job for job in jobs if job.rule == rule]
         wall = sum(job.wall_s for job in mine)
-        row = [rule, str(len(mine)), f"{wall:.1f}"]
+        cpu = [job.cpu_s for job in mine]
+        row = [rule, str(len(mine)), f"{wall:.1f}", "-" if None in cpu else f"{sum(cpu):.1f}"]
         if any(job.timing is None for job in mine):
             row += ["-"] * 6
         else:
@@ -224,7 +226,7 @@ def main(argv: list[str]) -> int:
         if not jobs:
             continue
         print(f"\n{run}: work and the rest (start-up, I/O) per rule")
-        header = ["rule", "jobs", "wall s", "work s", "other s", "other s/job", "other %", "imports+setup s"]
+        header = ["rule", "jobs", "wall s", "cpu s", "work s", "other s", "other s/job", "other %", "imports+setup s"]
         header.append("process s")
         print_table(header, rule_rows(jobs), text_columns=1)
         print(run_summary(jobs, args.cores))

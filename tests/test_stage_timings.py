@@ -46,10 +46,10 @@ def test_per_rule_work_rest_run_wall_and_busy_cores(tmp_path, capsys):
     table = out[out.index("work and the rest") :].splitlines()
     rows = {cells[0]: cells[1:] for cells in (row.split() for row in table[3:6])}
     assert [row.split()[0] for row in table[3:6]] == ["train", "predict", "evaluate"]  # by first start
-    # jobs, wall, work, other = wall - work, other per job, other % of wall, main - work, wall - main
-    assert rows["train"] == ["1", "100.0", "80.0", "20.0", "20.00", "20", "15.0", "5.0"]
-    assert rows["predict"] == ["1", "20.0", "5.0", "15.0", "15.00", "75", "10.0", "5.0"]
-    assert rows["evaluate"] == ["1", "10.0", "-", "-", "-", "-", "-", "-"]
+    # jobs, wall, cpu, work, other = wall - work, other per job, other % of wall, main - work, wall - main
+    assert rows["train"] == ["1", "100.0", "90.0", "80.0", "20.0", "20.00", "20", "15.0", "5.0"]
+    assert rows["predict"] == ["1", "20.0", "12.0", "5.0", "15.0", "15.00", "75", "10.0", "5.0"]
+    assert rows["evaluate"] == ["1", "10.0", "8.0", "-", "-", "-", "-", "-", "-"]
     # run wall 1045 - 900 = 145 s; jobs 130 s: 130 / (145 x 2) = 44.8 %; CPU 110 s: 110 / 290 = 37.9 %.
     assert table[6] == (
         "run wall 145.0 s; job wall summed 130.0 s; cores 2: busy 45 %; CPU time 110.0 s: 38 % of the cores"
