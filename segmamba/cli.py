@@ -56,20 +56,21 @@ def main(argv: list[str] | None = None) -> int:
 
     Before any stage module is imported, the job's thread count (``OMP_NUM_THREADS``, set by Snakemake) is
     applied to torch, numba and BLAS (:func:`segmamba.runtime.apply_job_threads`). A command that timed its
-    work ends with its timing line on stderr (:mod:`segmamba.job_timing`).
+    work and did not fail ends with its timing line on stderr (:mod:`segmamba.job_timing`).
     """
     start = time.perf_counter()
+    job_timing.reset()
     apply_job_threads()
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
     except (InputError, StepError) as exc:
         print(f"segmamba {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    finally:
-        line = job_timing.report_line(args.command, time.perf_counter() - start)
-        if line is not None:
-            print(line, file=sys.stderr, flush=True)
+    line = job_timing.report_line(args.command, time.perf_counter() - start)
+    if line is not None:
+        print(line, file=sys.stderr, flush=True)
+    return code
 
 
 if __name__ == "__main__":

@@ -20,6 +20,11 @@ PREFIX = "segmamba-timing "
 _work_seconds: list[float] = []
 
 
+def reset() -> None:
+    """Forget the work timed so far (the command line calls it when a command starts)."""
+    _work_seconds.clear()
+
+
 @contextmanager
 def work() -> Iterator[None]:
     """Count the time spent inside the ``with`` block as the command's work (blocks add up)."""

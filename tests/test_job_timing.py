@@ -23,6 +23,8 @@ def test_work_blocks_add_up_and_the_line_parses_back(monkeypatch):
     assert record["command"] == "train" and record["main_s"] == 2.5
     assert 0.1 <= record["work_s"] < 2.5
     assert job_timing.parse_line("epoch 1 loss 0.5") is None
+    job_timing.reset()  # a second command in the same process starts from zero
+    assert job_timing.report_line("train", 1.0) is None
 
 
 def test_a_command_logs_its_timing_line_on_stderr(tmp_path):
