@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import time
 
-from segmamba import __version__
+from segmamba import __version__, job_timing
 from segmamba.errors import InputError, StepError
+from segmamba.runtime import apply_job_threads
 
 #: subcommand -> the stage module that registers it.
 SUBCOMMANDS = {
@@ -51,13 +53,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the process exit code."""
+    """Run the command line; returns the process exit code.
+
+    Before any stage module is imported, the job's thread count (``OMP_NUM_THREADS``, set by Snakemake) is
+    applied to torch, numba and BLAS (:func:`segmamba.runtime.apply_job_threads`). A command that timed its
+    work and did not fail ends with its timing line on stderr (:mod:`segmamba.job_timing`).
+    """
+    start = time.perf_counter()
+    job_timing.reset()
+    apply_job_threads()
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
     except (InputError, StepError) as exc:
         print(f"segmamba {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    line = job_timing.report_line(args.command, time.perf_counter() - start)
+    if line is not None:
+        print(line, file=sys.stderr, flush=True)
+    return code
 
 
 if __name__ == "__main__":

@@ -115,11 +115,15 @@ def _synth(args) -> int:
     from segmamba.data.synth import write_synthetic_dataset
     from segmamba.errors import InputError
     from segmamba.io_utils import remove_stale_temporaries
+    from segmamba.job_timing import work
 
     try:
         settings = SynthSettings(**settings_values(args, SynthSettings))
         remove_stale_temporaries(args.out)
-        ids = write_synthetic_dataset(args.kind, args.out, cases=settings.cases, size=settings.size, seed=settings.seed)
+        with work():
+            ids = write_synthetic_dataset(
+                args.kind, args.out, cases=settings.cases, size=settings.size, seed=settings.seed
+            )
     except ValueError as exc:
         raise InputError(str(exc)) from exc
     print(f"wrote {len(ids)} synthetic {args.kind} cases to {args.out}")
@@ -130,9 +134,11 @@ def _check(args) -> int:
     from segmamba.data.check import check_dataset
     from segmamba.data.datasets import open_dataset
     from segmamba.io_utils import remove_stale_temporaries, write_text_atomic
+    from segmamba.job_timing import work
 
-    dataset = open_dataset(args.dataset, args.root, max_voxels=args.max_voxels)
-    report = check_dataset(dataset, workers=args.workers, name=args.name)
+    with work():
+        dataset = open_dataset(args.dataset, args.root, max_voxels=args.max_voxels)
+        report = check_dataset(dataset, workers=args.workers, name=args.name)
     warnings = "".join(f"warning: {line}\n" for line in report.warnings)
     if report.ok:
         text = report.summary() + "\n" + warnings
@@ -150,9 +156,11 @@ def _split(args) -> int:
     from segmamba.data.datasets import open_dataset
     from segmamba.data.split import write_split
     from segmamba.io_utils import remove_stale_temporaries
+    from segmamba.job_timing import work
 
     remove_stale_temporaries(Path(args.out).parent, Path(args.out).name)
-    split = write_split(args.out, open_dataset(args.dataset, args.root).case_ids(), seed=args.seed)
+    with work():
+        split = write_split(args.out, open_dataset(args.dataset, args.root).case_ids(), seed=args.seed)
     print(
         f"split of {split['num_cases']} cases: {len(split['train'])} train, {len(split['val'])} val, "
         f"{len(split['test'])} test -> {args.out}"
@@ -176,17 +184,19 @@ def _fold_split(args) -> int:
 def _preprocess(args) -> int:
     from segmamba.data.dataset_config import parse_regions
     from segmamba.data.preprocess import preprocess_dataset
+    from segmamba.job_timing import work
 
     settings = PreprocessSettings(**settings_values(args, PreprocessSettings))
-    info = preprocess_dataset(
-        args.dataset,
-        args.root,
-        args.split,
-        args.out,
-        workers=settings.workers,
-        target_spacing=args.target_spacing,
-        regions=parse_regions(args.regions),
-        max_voxels=args.max_voxels,
-    )
+    with work():
+        info = preprocess_dataset(
+            args.dataset,
+            args.root,
+            args.split,
+            args.out,
+            workers=settings.workers,
+            target_spacing=args.target_spacing,
+            regions=parse_regions(args.regions),
+            max_voxels=args.max_voxels,
+        )
     print(f"preprocessed {len(info['case_ids'])} cases to {args.out} (target spacing {info['target_spacing']})")
     return 0

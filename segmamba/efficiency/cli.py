@@ -91,6 +91,7 @@ def handle_efficiency(args) -> int:
     from segmamba.efficiency.runner import measure_efficiency
     from segmamba.errors import ConfigError
     from segmamba.io_utils import write_json_atomic
+    from segmamba.job_timing import work
     from segmamba.runtime import select_device
 
     options = parse_arguments(args)
@@ -100,7 +101,8 @@ def handle_efficiency(args) -> int:
         raise ConfigError(f"--device {args.device}: {exc}") from exc
     if device.type == "cuda" and args.memory_limit_mb is not None:
         raise ConfigError("--memory-limit-mb only applies to CPU measurements")
-    record = measure_efficiency(device=device, **options)
+    with work():
+        record = measure_efficiency(device=device, **options)
     write_json_atomic(args.out, record)
     for quantity in ("training_memory", "inference_memory", "inference_throughput"):
         print(f"{quantity}: {record[quantity]['median']} {record[quantity]['unit']}")

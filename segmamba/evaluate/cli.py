@@ -99,21 +99,23 @@ def handle_evaluate(args) -> int:
     """Run the evaluation and print the per-metric means."""
     from segmamba.data.dataset_config import parse_regions
     from segmamba.evaluate.evaluate import run_evaluation, summary_path
+    from segmamba.job_timing import work
     from segmamba.tracking.evaluation import log_evaluation
 
-    summary = run_evaluation(
-        args.dataset,
-        args.pred_dir,
-        args.gt_dir,
-        args.out,
-        args.convention,
-        args.workers,
-        root=args.root,
-        regions=parse_regions(args.regions),
-        name=args.name,
-        nsd_tolerance=args.nsd_tolerance_mm,
-        split=args.split,
-    )
+    with work():
+        summary = run_evaluation(
+            args.dataset,
+            args.pred_dir,
+            args.gt_dir,
+            args.out,
+            args.convention,
+            args.workers,
+            root=args.root,
+            regions=parse_regions(args.regions),
+            name=args.name,
+            nsd_tolerance=args.nsd_tolerance_mm,
+            split=args.split,
+        )
     for column, stats in summary["metrics"].items():
         mean = "undefined" if stats["mean"] is None else f"{stats['mean']:.4f}"
         print(f"{column}: mean {mean} (n={stats['n']}, empty={stats['n_empty']})")
@@ -125,7 +127,9 @@ def handle_evaluate(args) -> int:
 def handle_ground_truth(args) -> int:
     """Write the subset's ground-truth label maps."""
     from segmamba.evaluate.ground_truth import export_ground_truth
+    from segmamba.job_timing import work
 
-    ids = export_ground_truth(args.dataset, args.root, args.split, args.subset, args.out)
+    with work():
+        ids = export_ground_truth(args.dataset, args.root, args.split, args.subset, args.out)
     print(f"wrote {len(ids)} {args.subset} label maps to {args.out}")
     return 0

@@ -56,6 +56,7 @@ def register(subparsers) -> None:
 
 def handle_predict(args: argparse.Namespace) -> int:
     """Run prediction as requested on the command line."""
+    from segmamba.job_timing import work
     from segmamba.predict.predictor import run_prediction
     from segmamba.predict.settings import PredictSettings
     from segmamba.settings import settings_values
@@ -66,17 +67,18 @@ def handle_predict(args: argparse.Namespace) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stdout)
     options = PredictSettings(**settings_values(args, PredictSettings))
-    result = run_prediction(
-        args.checkpoint,
-        args.preprocessed,
-        args.out,
-        options,
-        split=args.split,
-        subset=args.subset,
-        dataset=args.dataset,
-        raw_root=args.root,
-        device=args.device,
-    )
+    with work():
+        result = run_prediction(
+            args.checkpoint,
+            args.preprocessed,
+            args.out,
+            options,
+            split=args.split,
+            subset=args.subset,
+            dataset=args.dataset,
+            raw_root=args.root,
+            device=args.device,
+        )
     from segmamba.ops import scan_backend_label
 
     logging.getLogger("segmamba.predict").info(

@@ -35,9 +35,11 @@ def register(subparsers) -> None:
 
 def handle_report(args: argparse.Namespace) -> int:
     """Write the artefact."""
+    from segmamba.job_timing import work
     from segmamba.report.build import write_artefact
     from segmamba.settings import read_json_argument
 
-    write_artefact(args.artefact, read_json_argument(args.inputs, "--inputs"), args.out)
+    with work():
+        write_artefact(args.artefact, read_json_argument(args.inputs, "--inputs"), args.out)
     print(f"wrote {args.artefact} to {args.out}")
     return 0

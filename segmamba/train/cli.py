@@ -78,6 +78,8 @@ def handle_train(args: argparse.Namespace) -> int:
         from segmamba.train.run_outputs import write_settings_copy
 
         return launch_local(args.nproc, write_settings_copy(settings))
+    from segmamba.job_timing import work
     from segmamba.train.trainer import run_training
 
-    return run_training(settings)
+    with work():
+        return run_training(settings)

@@ -13,6 +13,9 @@
 # checkpoints to superseded-<time>/ first. A second training in the same folder is refused (lock).
 # Outputs: checkpoint_final.pt, train_log.csv, training_curve.png, train_summary.json (which says whether
 # the training collapsed; the tables read it).
+# Priority 1 (others 0): with more ready jobs than cores, trainings (the longest jobs, each at the head of
+# a table's chain) start first; the efficiency measurements, which only Table 5 waits on, fill the cores
+# while the last trainings run instead of leaving one idle at the end.
 rule train:
     input:
         preprocessed="results/{dataset}/preprocessed",
@@ -26,6 +29,7 @@ rule train:
         f"results/logs/train/{RUN_ID}/{{model}}.log",
     benchmark:
         f"results/benchmarks/train/{RUN_ID}/{{model}}.tsv"
+    priority: 1
     conda:
         "../../envs/segmamba-gpu.yaml"
     threads: job_threads("train")

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from monai.networks.nets import UNETR, MedNeXt, SegResNet, SwinUNETR
+from monai.networks.nets.mednext import MedNeXt
+from monai.networks.nets.segresnet import SegResNet
+from monai.networks.nets.swin_unetr import SwinUNETR
+from monai.networks.nets.unetr import UNETR
 from torch import nn
 
 
