@@ -54,15 +54,19 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
     except OutputWriteError:
         raise
     except OSError as exc:
-        raise _write_error(target, exc) from exc
+        raise write_error(target, exc) from exc
     finally:
         if tmp_path is not None and tmp_path.exists():
             tmp_path.unlink()
 
 
-def _write_error(target: Path, exc: OSError) -> OutputWriteError:
-    code = exc.errno
-    cause = f"{errno.errorcode.get(code, code)}: {exc.strerror}" if exc.strerror else str(exc)
+def write_error(target: str | os.PathLike, exc: Exception) -> OutputWriteError:
+    """The one-line error of a failed write of ``target``: the path, the cause (ENOSPC said in words; a library's
+    own error, e.g. torch's ``RuntimeError`` on a full disk, by its first line) and the free space left."""
+    target = Path(target)
+    code = getattr(exc, "errno", None)
+    strerror = getattr(exc, "strerror", None)
+    cause = f"{errno.errorcode.get(code, code)}: {strerror}" if strerror else (str(exc).splitlines() or [""])[0]
     if code == errno.ENOSPC:
         cause = f"no space left on the device ({cause})"
     error = OutputWriteError(f"could not write {target}: {' '.join(cause.split())}; {_free_space(target)}")

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from segmamba.errors import InputError
+from segmamba.io_utils import write_error
 
 logger = logging.getLogger("segmamba.train")
 
@@ -87,6 +88,8 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any], keep_previ
         if keep_previous and path.is_file():
             os.replace(path, path.with_name(PREVIOUS))
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:  # torch reports a full disk as "RuntimeError: ... unexpected pos ..."
+        raise write_error(path, exc) from exc
     finally:
         tmp.unlink(missing_ok=True)
     _fsync_folder(path.parent)

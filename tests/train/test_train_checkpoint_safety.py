@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -130,3 +131,34 @@ def test_sigterm_during_validation_stops_between_cases_and_resumes_exactly(datas
         return [{k: v for k, v in row.items() if k != "time"} for row in csv.DictReader(open(run / "train_log.csv"))]
 
     assert log_rows(out) == log_rows(reference)
+
+
+@pytest.mark.parametrize(
+    ("failure", "cause"),
+    [
+        (OSError(28, "No space left on device"), "no space left on the device (ENOSPC: No space left on device)"),
+        (
+            RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 2211328 vs 2211216"),
+            "unexpected pos",
+        ),
+    ],
+)
+def test_a_full_disk_while_saving_a_checkpoint_names_the_path_and_keeps_the_old_one(
+    tmp_path, monkeypatch, failure, cause
+):
+    """Audit D12: torch reports a full disk as a RuntimeError naming neither the file nor the disk."""
+    from segmamba.errors import OutputWriteError
+
+    path = tmp_path / "checkpoint_latest.pt"
+    ckpt.save_checkpoint(path, {"weights": torch.ones(2)})
+
+    def fail(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(torch, "save", fail)
+    with pytest.raises(
+        OutputWriteError, match=rf"^could not write {re.escape(str(path))}: .*{re.escape(cause)}.*MiB free"
+    ):
+        ckpt.save_checkpoint(path, {"weights": torch.zeros(2)})
+    assert torch.equal(ckpt.read_checkpoint(path)["weights"], torch.ones(2))  # the old checkpoint is intact
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint_latest.pt"]  # no partial temporary left
