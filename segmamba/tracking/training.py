@@ -57,24 +57,6 @@ class NoTracking:
 
     def log_outcome(self, summary_path: Path, checkpoint: Path) -> None:
         """Log train_summary.json's outcome (metrics, collapse verdict, cost) and the final checkpoint's path."""
-        if self.run_id is not None:
-            self.session.call(f"logging the outcome in {summary_path}", self._log_outcome, summary_path, checkpoint)
-
-    def _log_outcome(self, client, summary_path: Path, checkpoint: Path) -> None:
-        summary = json.loads(Path(summary_path).read_text())
-        metrics = {k: summary[k] for k in SUMMARY_METRICS if isinstance(summary.get(k), (int, float))}
-        per_region = summary.get("final_val_dice_per_region") or {}
-        metrics.update({f"final_val_dice_{k}": v for k, v in per_region.items() if k != "mean"})
-        tags = {
-            "collapsed": str(bool(summary.get("collapsed"))).lower(),
-            "collapse_reason": summary.get("collapse_reason") or "",
-            "checkpoint_final": str(Path(checkpoint).resolve()),
-        }
-        if isinstance(summary.get("cost"), dict):
-            cost_metrics, cost_tags = numeric_leaves("cost", summary["cost"])
-            metrics.update(cost_metrics)
-            tags.update(cost_tags)
-        log_values(client, self.run_id, metrics, None, tags)
 
     def end(self, exit_code: int | None) -> int | None:
         """Mark the run FINISHED (0), KILLED (preempted) or FAILED (other codes, None: an exception), once: later
