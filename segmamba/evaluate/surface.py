@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from monai.metrics.utils import ENCODING_KERNEL, _get_neighbour_code_to_normals_table
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
@@ -52,11 +51,20 @@ def padded_crop(mask: np.ndarray, box: tuple[slice, ...]) -> np.ndarray:
     return np.pad(np.asarray(mask[box], dtype=bool), 1)
 
 
+@lru_cache(maxsize=1)
+def monai_tables() -> tuple[np.ndarray, np.ndarray]:
+    """MONAI's copies of DeepMind's 2 x 2 x 2 encoding kernel and neighbour-code-to-normals table, imported on
+    first use (``import monai`` imports all of MONAI and torch: seconds a job that scores no surface)."""
+    from monai.metrics.utils import ENCODING_KERNEL, _get_neighbour_code_to_normals_table
+
+    return np.asarray(ENCODING_KERNEL[3]), _get_neighbour_code_to_normals_table().cpu().numpy().astype(np.float64)
+
+
 @lru_cache(maxsize=32)
 def surfel_area_table(spacing: tuple[float, float, float]) -> np.ndarray:
     """Area in mm^2 of the surface in each of the 256 2 x 2 x 2 neighbourhood codes, for a voxel spacing
     in array axis order (Nikolov et al.'s table: the sum of the norms of the code's spacing-scaled normals)."""
-    normals = _get_neighbour_code_to_normals_table().cpu().numpy().astype(np.float64)
+    normals = monai_tables()[1]
     s0, s1, s2 = (float(s) for s in spacing)
     scale = np.array([s1 * s2, s0 * s2, s0 * s1])
     return np.linalg.norm(normals * scale, axis=-1).sum(axis=-1)
@@ -65,7 +73,7 @@ def surfel_area_table(spacing: tuple[float, float, float]) -> np.ndarray:
 def neighbourhood_codes(padded: np.ndarray) -> np.ndarray:
     """The 8-bit code of every 2 x 2 x 2 neighbourhood (voxel corner) of a padded mask, with the bit weights of
     DeepMind's / MONAI's encoding kernel."""
-    kernel = np.asarray(ENCODING_KERNEL[3])
+    kernel = monai_tables()[0]
     size = tuple(n - 1 for n in padded.shape)
     codes = np.zeros(size, dtype=np.uint8)
     for offset in np.ndindex(2, 2, 2):

@@ -120,6 +120,10 @@ def test_every_step_ran_under_the_datasets_own_name(own_run):
         "report_table4": 1,
         "report_figure4": 1,
         "report_training_curves": 1,
+        "report_cost_table": 1,
+        "report_rank_stability": 1,
+        "report_rank_blobs": 1,
+        "report_significance_map": 1,
         "all": 1,
     }
     results = workdir / "results" / NAME
@@ -209,7 +213,10 @@ def test_own_table_matches_medpy_numpy_and_scipy(own_run, tmp_path):
     assert list(tidy.columns) == table2_columns(tmp_path)
     assert set(tidy["table"]) == {NAME} and set(tidy["dataset"]) == {NAME} and set(tidy["status"]) == {"ok"}
     assert list(dict.fromkeys(tidy["method"])) == MODELS and tidy["paper"].isna().all()
-    assert list(dict.fromkeys(tidy["metric"])) == ["dice_lesion_core", "hd95_lesion_core", "dice_mean", "hd95_mean"]
+    assert list(dict.fromkeys(tidy["metric"])) == [
+        *("dice_lesion_core", "hd95_lesion_core", "dice_mean", "hd95_mean"),
+        *("nsd_lesion_core", "nsd_mean"),  # the NSD group after the paper's Dice and HD95
+    ]
     scores = {model: medpy_scores(workdir, raw, model) for model in MODELS}
     markdown = (tables / f"{NAME}.md").read_text()
     for model in MODELS:
@@ -268,5 +275,7 @@ def test_report_puts_the_own_table_and_figures_under_the_datasets_name(own_run):
         "Table": [f"results/tables/{NAME}.csv"],
         "Fig. 4": [f"results/figures/fig4_{NAME}.png"],
         "Training curves": [f"results/figures/training_curves_{NAME}.png"],
+        "Rank stability": [f"results/figures/rank_blobs_{NAME}.png", f"results/tables/rank_stability_{NAME}.csv"],
+        "Significance map": [f"results/figures/significance_{NAME}.png"],
     }
     assert categories["Ablation"] == {NAME: ["results/tables/table4.csv"]}

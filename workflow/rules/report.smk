@@ -281,7 +281,7 @@ rule report_cost_table:
 # Outputs: results/tables/table2_lesionwise.{csv,md,tex}.
 rule report_lesionwise_table:
     input:
-        metrics=list(metrics_paths(LESION_WISE_DATASET, config["models"]).values()),
+        metrics=flat_paths(metrics_paths(LESION_WISE_DATASET, config["models"])),
     output:
         csv=report(
             "results/tables/table2_lesionwise.csv",
