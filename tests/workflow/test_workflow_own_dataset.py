@@ -235,7 +235,7 @@ def test_own_table_matches_medpy_numpy_and_scipy(own_run, tmp_path):
     dice = scores["segresnet"]["dice"]
     segresnet_row = next(line for line in markdown.splitlines() if line.startswith("| SegresNet"))
     assert f"{dice.mean():.2f} ± {dice.std(ddof=1):.2f}" in segresnet_row
-    assert markdown.startswith(f"# {NAME}: Dice (%), HD95 (mm), compared methods")
+    assert markdown.startswith(f"# {NAME}: Dice (%), HD95 (mm), NSD (%), compared methods")
     assert max(len(line) for line in markdown.splitlines()) <= 120
     notes = " ".join(markdown.split())
     assert f"Dataset {NAME} (nnU-Net dataset; channels T2, ADC; regions lesion_core = labels [2, 3])" in notes
