@@ -1,4 +1,4 @@
-"""The README's stage map agrees with the rule files, the CLI's subcommands and the package tree."""
+"""The stage map (docs/stage-map.md) agrees with the rule files, the CLI's subcommands and the package tree."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ def cell_items(cell: str) -> list[str]:
 
 
 def stage_map() -> dict[str, dict[str, list[str]]]:
-    """{stage: {column: items}} from the README's "Stage map" table."""
-    text = (REPO / "README.md").read_text()
-    section = text[text.index("### Stage map") :]
+    """{stage: {column: items}} from the "Stage map" table of docs/stage-map.md."""
+    text = (REPO / "docs" / "stage-map.md").read_text()
+    section = text[text.index("\n## Stage map\n") :]
     all_lines = section.splitlines()
     first = next(i for i, line in enumerate(all_lines) if line.startswith("|"))
     lines = []

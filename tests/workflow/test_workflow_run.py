@@ -58,7 +58,7 @@ def test_tables_and_figures_exist_with_numbers(finished_run):
         for figure in (f"fig4_{dataset}.png", f"training_curves_{dataset}.png"):
             assert (finished_run / "results/figures" / figure).read_bytes()[:4] == b"\x89PNG"
     assert (finished_run / "results/figures/efficiency.png").exists()
-    # logs and benchmarks where the README says
+    # logs and benchmarks where docs/outputs.md says
     assert (finished_run / "results/logs/train/crc500/segmamba.log").exists()
     assert (finished_run / "results/benchmarks/train/crc500/segmamba.tsv").exists()
 
