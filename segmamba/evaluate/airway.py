@@ -1,6 +1,6 @@
 """AIIB2023 airway metrics (IoU, DLR, DBR, precision, leakage) as the official AIIB23 code defines them.
 
-Follows ``specs/metrics.md`` §5: the prediction is reduced to its largest 6-connected component P*; the
+As computed there: the prediction is reduced to its largest 6-connected component P*; the
 ground-truth tree is split into branches by removing skeleton junctions (``parse_airway_tree``); DLR is
 the fraction of GT centreline voxels inside P*, DBR the fraction of branches whose centreline is covered
 to at least 80 %. All counts are in voxels (no spacing). An empty prediction scores zeros.
@@ -67,7 +67,7 @@ def centreline(mask: np.ndarray) -> np.ndarray:
 
 
 def parse_airway_tree(ground_truth: np.ndarray) -> tuple[np.ndarray, int]:
-    """Split a ground-truth airway mask into branches (official ``get_parsing``, metrics.md §5.3).
+    """Split a ground-truth airway mask into branches (as the official ``get_parsing``).
 
     Returns ``(parsing, n_branches)``: ``parsing`` labels every voxel of the hole-filled largest GT
     component with the branch (1..n) of its nearest centreline piece, 0 elsewhere.

@@ -37,7 +37,7 @@ def predict_logits(
     tta: bool = True,
     amp: bool = True,
 ) -> torch.Tensor:
-    """Logits of a whole volume, as in the published inference (spec section 3.8).
+    """Logits of a whole volume, as in the published inference (``4_predict.py``, https://github.com/ge-xing/SegMamba).
 
     Args:
         model: maps (B, C, *roi) to logits (B, K, *roi); put in eval mode by this function.

@@ -26,7 +26,7 @@ RUN_ENVIRONMENT_KEYS = ("preprocessed", "split", "out", "num_workers", "device",
 
 @dataclass
 class TrainSettings:
-    """All settings of one training run; defaults are the published SegMamba recipe.
+    """All settings of one training run; defaults are the published recipe but for docs/deviations.md's list.
 
     Paths: ``preprocessed`` (folder written by ``segmamba preprocess``), ``split`` (split.json), ``out``
     (run folder). ``batch_size`` is per process; ``iters_per_epoch`` is divided by the number of processes.

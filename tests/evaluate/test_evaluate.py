@@ -112,7 +112,7 @@ def test_unknown_convention_is_rejected():
 
 
 def tube(shape, start, end, radius) -> np.ndarray:
-    """Round tube (capsule) between two points; round tubes skeletonise reliably (metrics.md §5.1)."""
+    """Round tube (capsule) between two points; round tubes skeletonise reliably."""
     grid = np.stack(np.meshgrid(*[np.arange(n) for n in shape], indexing="ij"), axis=-1).astype(float)
     start, end = np.asarray(start, float), np.asarray(end, float)
     axis = end - start

@@ -33,7 +33,7 @@ NARROW = {
 
 
 def published_state_dict_names() -> set[str]:
-    """The 291 tensor names of the published BraTS checkpoint, written out from the spec (section 2.5)."""
+    """The 291 tensor names of the published BraTS checkpoint, written out from the published model code (https://github.com/ge-xing/SegMamba)."""
     names = {"vit.downsample_layers.0.0.weight", "vit.downsample_layers.0.0.bias"}
     for i in (1, 2, 3):
         names |= {f"vit.downsample_layers.{i}.1.weight", f"vit.downsample_layers.{i}.1.bias"}

@@ -119,7 +119,7 @@ def test_models_command_json_lists_every_model(capsys):
     assert [row["name"] for row in rows] == CONTRACT_NAMES
     counts = {row["name"]: row["params"] for row in rows}
     assert counts["segmamba"] == 67_416_196 and counts["uxnet"] == 53_059_444
-    assert counts["segmamba_m3"] == 67_416_196 - 10_969_920  # minus the four GSC blocks (spec 2.2)
+    assert counts["segmamba_m3"] == 67_416_196 - 10_969_920  # minus the four GSC blocks (one per stage, as published)
     assert counts["nnunet_resenc_m"] == 102_350_884
 
 

@@ -71,7 +71,7 @@ def test_parameter_sharing_and_shapes_follow_the_spec():
         assert shapes[f"dt_proj{suffix}.weight"] == (96, 3)
         assert shapes[f"A{suffix}_log"] == (96, 16)
         assert shapes[f"D{suffix}"] == (96,)
-    assert sum(p.numel() for p in tom.parameters()) + 2 * 48 == 31_488  # + the layer's LayerNorm (spec 2.3)
+    assert sum(p.numel() for p in tom.parameters()) + 2 * 48 == 31_488  # + the layer's LayerNorm (published model code)
     assert not any(name.startswith(("in_proj_", "out_proj_")) for name in shapes)
 
 

@@ -1,4 +1,4 @@
-"""Builders for the MONAI 1.6.1 baselines with the configurations of ``baselines.md``.
+"""Builders for the MONAI 1.6.1 baselines with each baseline paper's configuration (docs/deviations.md).
 
 Each builder takes (in_channels, out_channels, patch_size, **kwargs) where kwargs are the MONAI constructor
 keywords the registry allows to be overridden.

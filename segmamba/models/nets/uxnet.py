@@ -1,4 +1,4 @@
-"""3D UX-Net (Lee et al., ICLR 2023, https://arxiv.org/abs/2209.15076), re-implemented from the spec."""
+"""3D UX-Net (Lee et al., ICLR 2023, https://arxiv.org/abs/2209.15076), re-implemented from the paper."""
 
 from __future__ import annotations
 
