@@ -10,7 +10,7 @@
 #   results/tables/, results/figures/      the paper's tables and figures
 #   results/logs/{rule}/..., results/benchmarks/{rule}/...
 #
-# Stages (README "Stage map"): data, train, predict, evaluate, efficiency, report; one rule file each.
+# Stages (docs/stage-map.md): data, train, predict, evaluate, efficiency, report; one rule file each.
 
 from snakemake.utils import min_version
 

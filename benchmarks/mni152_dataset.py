@@ -13,7 +13,7 @@ its place in the template's world coordinates (its own affine).
 
     python benchmarks/mni152_dataset.py OUT_DIR [--data NILEARN_DATA_DIR]
 
-then point a config entry at it (README, "Your own dataset"):
+then point a config entry at it (docs/your-own-dataset.md):
 ``mni152_tissue: {activate: true, format: nnunet, root: OUT_DIR}``.
 """
 

@@ -2,7 +2,7 @@
 
 ``SUBCOMMANDS`` maps every subcommand to the stage module that registers it (``segmamba/<stage>/cli.py``,
 which exposes ``register(subparsers)`` and holds argparse only); each subcommand's handler
-``func(args) -> int`` calls one function of the stage's implementation. The README's stage map lists the
+``func(args) -> int`` calls one function of the stage's implementation. The stage map (docs/stage-map.md) lists the
 same pairs, and a test keeps both true.
 """
 
