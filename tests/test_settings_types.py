@@ -1,4 +1,4 @@
-"""``--settings`` values are checked against the settings dataclass's field types, naming the key (D13)."""
+"""``--settings`` values are checked against the settings dataclass's field types, naming the key."""
 
 from __future__ import annotations
 

@@ -120,7 +120,7 @@ def test_non_real_voxel_types_are_problems_naming_the_type(tmp_path, dtype, name
 
 
 def test_ground_truth_of_an_empty_subset_is_an_error_naming_the_split(tmp_path):
-    """Writing no label map and exiting 0 would pass an empty test set on to evaluation (audit D14)."""
+    """Writing no label map and exiting 0 would pass an empty test set on to evaluation."""
     from segmamba.data.split import write_split
     from segmamba.evaluate.ground_truth import export_ground_truth
 

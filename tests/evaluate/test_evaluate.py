@@ -564,7 +564,7 @@ def test_paper_datasets_summary_keys(brats_folders, tmp_path, airway_tree):
 
 
 def test_a_hidden_partial_file_in_a_folder_is_not_a_case(brats_folders):
-    """A ``.<case>.nii.gz.<random>.tmp.nii.gz`` left by an interrupted atomic write is skipped (audit D11)."""
+    """A ``.<case>.nii.gz.<random>.tmp.nii.gz`` left by an interrupted atomic write is skipped."""
     pred_dir, gt_dir, _ = brats_folders
     (gt_dir / ".case_a.nii.gz.k2j3h4.tmp.nii.gz").write_bytes((gt_dir / "case_a.nii.gz").read_bytes())
     scores = evaluate_folders("brats2023", pred_dir, gt_dir)

@@ -1,4 +1,4 @@
-"""Label names with Markdown, LaTeX and mathtext specials (issue 17 D7) in every output format."""
+"""Label names with Markdown, LaTeX and mathtext specials in every output format."""
 
 from __future__ import annotations
 

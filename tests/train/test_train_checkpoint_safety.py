@@ -146,7 +146,7 @@ def test_sigterm_during_validation_stops_between_cases_and_resumes_exactly(datas
 def test_a_full_disk_while_saving_a_checkpoint_names_the_path_and_keeps_the_old_one(
     tmp_path, monkeypatch, failure, cause
 ):
-    """Audit D12: torch reports a full disk as a RuntimeError naming neither the file nor the disk."""
+    """torch reports a full disk as a RuntimeError naming neither the file nor the disk."""
     from segmamba.errors import OutputWriteError
 
     path = tmp_path / "checkpoint_latest.pt"

@@ -1,4 +1,4 @@
-"""The audit's D1 reproduction: after a ``split.seed`` change the workflow retrains the model (it does not
+"""Provenance (docs/provenance.md): after a ``split.seed`` change the workflow retrains the model (it does not
 resume the finished one), and no test case of the table is a training case of the model that predicted it."""
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def test_a_changed_split_seed_retrains_and_no_test_case_was_trained_on(tmp_path)
     old_split = json.loads((results / "split.json").read_text())
     run(workdir, tmp_path, 7)
     new_split = json.loads((results / "split.json").read_text())
-    assert set(new_split["test"]) & set(old_split["train"])  # the old model would leak: the scenario of D1
+    assert set(new_split["test"]) & set(old_split["train"])  # the old model would leak test cases it trained on
 
     log = (workdir / f"results/logs/train/{NAME}/segresnet.log").read_text()
     assert "resumed" not in log and "data: split seed 42 -> 7" in log  # retrained, not resumed
