@@ -6,7 +6,8 @@ or one above. What both sides of a pair of peers need sits below them: the check
 ``models.checkpoint``, the sliding window in ``inference``. Every import statement counts, at module level or
 inside a function (lazy imports, ``TYPE_CHECKING`` blocks), as do ``importlib.import_module("segmamba...")``
 with a literal name and ``"segmamba.module:function"`` factory strings. A package missing from ``LAYERS``
-fails too, so a new one must be placed explicitly.
+fails too, so a new one must be placed explicitly. The Snakemake workflow sits on top of all of them: its
+rules call the ``segmamba`` command line.
 """
 
 from __future__ import annotations
