@@ -4,7 +4,7 @@ the scan at SegMamba's stage-1 length, a SegMamba training step and Table 5 at 1
 Sections (every subprocess bounded by --section-timeout seconds and by what is left of --budget; a part that
 fails, times out or no longer fits prints its reason and the check goes on):
 
-1. ``scan vs reference``: every CUDA scan backend (``cuda`` = mamba-ssm, "not installed" without it; ``triton``;
+1. ``scan vs reference``: every CUDA scan backend (``mamba_ssm``, "not installed" without it; ``triton``;
    ``torch``) against the sequential reference at L = --check-length, in float32 (output, last state and every
    gradient) and with float16 inputs under autocast (output and gradients): the largest error relative to the
    largest reference value.
@@ -104,11 +104,11 @@ def backend_errors(backend: str, device: str, length: int, half: bool) -> dict:
 
 
 def check_backends(args) -> None:
-    from segmamba.ops import cuda_selective_scan_fn
+    from segmamba.ops.dispatch import cuda_selective_scan_fn
 
     section = f"scan vs reference L={args.check_length}"
     for backend in args.backends:
-        if backend == "cuda" and cuda_selective_scan_fn() is None:
+        if backend == "mamba_ssm" and cuda_selective_scan_fn() is None:
             row(section, "float32 / float16 autocast", backend, "not installed")
             continue
         for half in (False, True):
@@ -253,7 +253,7 @@ def table5_result(record: dict) -> str:
     text = (f"TM {number(record['training_memory'])} / {number(record['training_memory_reserved'])} MB  "
             f"IM {number(record['inference_memory'])} / {number(record['inference_memory_reserved'])} MB  "
             f"IT {number(record['inference_throughput'], 2)} cases/s  L {record['sequence_length']:,}")  # fmt: skip
-    if record["model"] == "segmamba" and record["size"] == 128 and record["scan_backend"] != "cuda":
+    if record["model"] == "segmamba" and record["size"] == 128 and record["scan_backend"] != "mamba_ssm":
         tm, it = record["training_memory"]["median"], record["inference_throughput"]["median"]
         tm_ok = tm != "OOM" and tm <= PAPER_SEGMAMBA_TM_MB
         it_ok = it != "OOM" and it >= PAPER_SEGMAMBA_IT
@@ -266,7 +266,7 @@ def table5_result(record: dict) -> str:
 
 
 def header(args) -> str:
-    from segmamba.ops import cuda_selective_scan_fn, triton_problem
+    from segmamba.ops.dispatch import cuda_selective_scan_fn, triton_problem
 
     try:
         import triton
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=128, help="patch edge of the training step and Table 5 (128)")
     parser.add_argument("--check-length", type=int, default=2048, help="L of the comparison with the reference")
     parser.add_argument("--scan-length", type=int, default=262144, help="L of the scan time/memory section")
-    parser.add_argument("--backends", default=None, help="scan backends (default: cuda,triton,torch)")
+    parser.add_argument("--backends", default=None, help="scan backends (default: mamba_ssm,triton,torch)")
     parser.add_argument("--models", default="uxnet,swinunetr,segmamba_m6,segmamba", help="Table 5 models")
     parser.add_argument("--overrides", default="{}", help="JSON {model: constructor keywords} (dry runs)")
     parser.add_argument("--sections", default="backends,scan,training,table5", help="sections to run")
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("gpu_check: no CUDA device (use --device cpu for a dry run)", file=sys.stderr)
         return 2
-    args.backends = (args.backends or "cuda,triton,torch").split(",")
+    args.backends = (args.backends or "mamba_ssm,triton,torch").split(",")
     args.models = args.models.split(",")
     args.overrides = json.loads(args.overrides)
     start = time.perf_counter()

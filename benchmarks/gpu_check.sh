@@ -18,6 +18,6 @@ if [ "${1:-}" = "--cpu-dry-run" ]; then
              "uxnet": {"feat_size": [8, 16, 32, 64], "hidden_size": 64, "depths": [1, 1, 1, 1]},
              "swinunetr": {"feature_size": 12, "depths": [1, 1, 1, 1], "norm_name": "batch"}}'
     exec python "$here/gpu_check.py" --device cpu --size 32 --check-length 40 --scan-length 16384 \
-        --backends cuda,triton,torch,cpu --overrides "$narrow" --budget 900 --section-timeout 300 "$@"
+        --backends mamba_ssm,triton,torch,numba --overrides "$narrow" --budget 900 --section-timeout 300 "$@"
 fi
 exec python "$here/gpu_check.py" "$@"

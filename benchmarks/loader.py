@@ -44,9 +44,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from segmamba.data.augment import AugmentationConfig
-from segmamba.data.loader import PatchBatches, StepLoader
 from segmamba.data.preprocess import foreground_locations
+from segmamba.train.augmentation import AugmentationConfig
+from segmamba.train.dataloading import PatchBatches, StepLoader
 
 PEER_INSTALL = "pip install nnunetv2==2.8.1 batchgeneratorsv2==0.3.6 (pin torch to the installed version)"
 

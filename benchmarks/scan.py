@@ -12,13 +12,13 @@ Inputs are Mamba-like: random u, delta, B, C, z, D, delta_bias, A = -(1..N), sof
    the RSS then, on CUDA torch.cuda.max_memory_allocated above the allocated memory after the inputs. The reference is
    measured at --ref-memory-length and extrapolated linearly (marked *): its autograd graph grows with L.
 
-Backends of the memory table: on CPU ``torch`` (the memory-lean chunked scan) and ``cpu`` (numba); on CUDA
-``cuda`` (mamba-ssm, "not installed" without it), ``triton`` and ``torch``. Triton's CPU interpreter is far too
+Backends of the memory table: on CPU ``torch`` (the memory-lean chunked scan) and ``numba``; on CUDA
+``mamba_ssm`` ("not installed" without it), ``triton`` and ``torch``. Triton's CPU interpreter is far too
 slow for these lengths and is not run.
 
 Usage: python benchmarks/scan.py [--device cpu|cuda] [--tables speed,memory] [--length 32768] [--dim 96]
-       [--state 16] [--batch 1] [--repeats 5] [--backend cpu] [--ref-backward-length 2048]
-       [--memory-length 262144] [--ref-memory-length 4096] [--memory-backends torch,cpu] [--threads N]
+       [--state 16] [--batch 1] [--repeats 5] [--backend numba] [--ref-backward-length 2048]
+       [--memory-length 262144] [--ref-memory-length 4096] [--memory-backends torch,numba] [--threads N]
 """
 
 from __future__ import annotations
@@ -248,9 +248,9 @@ def run_in_subprocess(function, args: tuple, timeout: float | None = None):
 
 def backend_skip_reason(backend: str, device: str) -> str | None:
     """Why ``backend`` is not measured on ``device`` ("not installed" for a missing mamba-ssm), or None."""
-    from segmamba.ops import choose_scan_backend, cuda_selective_scan_fn
+    from segmamba.ops.dispatch import choose_scan_backend, cuda_selective_scan_fn
 
-    if backend == "cuda" and cuda_selective_scan_fn() is None:
+    if backend == "mamba_ssm" and cuda_selective_scan_fn() is None:
         return "not installed"
     if backend == "triton" and not device.startswith("cuda"):
         return "CPU interpreter only: too slow at this length"
@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", type=int, default=16, help="state size N (default 16)")
     parser.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per speed measurement (default 5)")
-    parser.add_argument("--backend", help="fast backend of the speed table (default: cpu on CPU, triton on CUDA)")
+    parser.add_argument("--backend", help="fast backend of the speed table (default: numba on CPU, triton on CUDA)")
     parser.add_argument(
         "--ref-backward-length", type=int, default=2048, help="length for the reference backward (default 2048)"
     )
@@ -325,12 +325,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ref-memory-length", type=int, default=4096, help="reference length in the memory table (0: skip)"
     )
-    parser.add_argument("--memory-backends", help="comma-separated (default: torch,cpu on CPU; cuda,triton,torch)")
+    parser.add_argument(
+        "--memory-backends", help="comma-separated (default: torch,numba on CPU; mamba_ssm,triton,torch)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: library default)")
     args = parser.parse_args(argv)
     cuda = args.device.startswith("cuda")
-    args.backend = args.backend or ("triton" if cuda else "cpu")
-    args.memory_backends = (args.memory_backends or ("cuda,triton,torch" if cuda else "torch,cpu")).split(",")
+    args.backend = args.backend or ("triton" if cuda else "numba")
+    args.memory_backends = (args.memory_backends or ("mamba_ssm,triton,torch" if cuda else "torch,numba")).split(",")
     if args.threads:
         torch.set_num_threads(args.threads)
     tables = args.tables.split(",")

@@ -83,7 +83,7 @@ sys.modules["mlflow"] = None  # import mlflow raises ImportError
 records = []
 logging.getLogger().addHandler(type("H", (logging.Handler,), {{"emit": lambda self, r: records.append(r)}})())
 from segmamba.train.trainer import Trainer  # the trainer module with its hooks
-from segmamba.tracking.training import NO_TRACKING, start_training_run
+from segmamba.train.tracking import NO_TRACKING, start_training_run
 from segmamba.tracking.evaluation import log_evaluation
 from segmamba.train.settings import build_settings
 settings = build_settings({{}}, {{"preprocessed": "p", "split": "s", "model": "segresnet", "out": {str(tmp_path)!r}}})
@@ -349,8 +349,8 @@ def test_a_stopped_training_and_its_cli_rerun_log_one_run(tracking_server, datas
 
 def test_the_outcome_logs_the_cost_block_and_the_collapse_verdict(tracking_server, tmp_path, monkeypatch):
     """A planted train_summary.json with a cost block (as the cost measurement adds it) and a collapse."""
-    from segmamba.tracking.training import start_training_run
     from segmamba.train.settings import build_settings
+    from segmamba.train.tracking import start_training_run
 
     monkeypatch.setenv(ENVIRONMENT_VARIABLE, tracking_env(tracking_server, "outcome"))
     settings = build_settings({}, {"preprocessed": "p", "split": "s", "model": "uxnet", "out": str(tmp_path)})

@@ -44,7 +44,7 @@ def read_state_dict(path: Path) -> dict:
     """The tensors of a saved state dict (``weights_only=True``), unnested and without ``module.`` prefixes."""
     import torch
 
-    from segmamba.train.checkpoint import unwrap_state_dict
+    from segmamba.models.checkpoint import unwrap_state_dict
 
     if not path.is_file():
         raise InputError(f"state dict {path} does not exist")

@@ -41,7 +41,7 @@ def read_final_checkpoint(run_dir: Path) -> dict[str, Any]:
     """The payload of ``run_dir/checkpoint_final.pt`` (``weights_only=True``); InputError names what is wrong."""
     import torch
 
-    from segmamba.train.checkpoint import CHECKPOINT_FORMAT
+    from segmamba.models.checkpoint import CHECKPOINT_FORMAT
 
     path = run_dir / FINAL_CHECKPOINT
     if not path.is_file():
@@ -61,7 +61,7 @@ def read_final_checkpoint(run_dir: Path) -> dict[str, Any]:
 
 def find_dataset_json(run_dir: Path, checkpoint: Path, payload: dict) -> dict[str, Any]:
     """The preprocessed ``dataset.json`` of the run, checked against the checkpoint's training-data record."""
-    from segmamba.predict.predictor import check_checkpoint_dataset
+    from segmamba.models.checkpoint import check_checkpoint_dataset
 
     recorded = (payload.get("config") or {}).get("preprocessed")
     candidates = ([Path(recorded)] if recorded else []) + [run_dir.parent.parent / "preprocessed"]
@@ -91,7 +91,7 @@ def first_fingerprint(*records: dict[str, Any]) -> Any:
 
 def open_run_folder(run_dir: str | os.PathLike) -> tuple[dict[str, Any], dict]:
     """``(manifest, state_dict)`` of a finished run folder, the manifest as a bundle would hold it."""
-    from segmamba.train.checkpoint import unwrap_state_dict
+    from segmamba.models.checkpoint import unwrap_state_dict
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -132,7 +132,7 @@ def open_model(path: str | os.PathLike) -> tuple[dict[str, Any], dict]:
 
 def build_model(manifest: dict[str, Any], state_dict: dict, name: str):
     """The model of a manifest with its weights loaded strictly (eval mode, on the CPU)."""
-    from segmamba.train.checkpoint import build_from_spec
+    from segmamba.models.checkpoint import build_from_spec
 
     model = build_from_spec(manifest["model"])
     try:

@@ -114,13 +114,13 @@ def count_forward_flops(model: torch.nn.Module, *inputs) -> int:
 
 
 def forward_flops(spec: dict, patch_size: Sequence[int] | None = None, batch: int = 1) -> int | None:
-    """Forward FLOPs of the model of a checkpoint ``spec`` (``segmamba.train.checkpoint.model_spec``) for
+    """Forward FLOPs of the model of a checkpoint ``spec`` (``segmamba.models.checkpoint.model_spec``) for
     ``batch`` patches of ``patch_size`` (default the spec's training patch), counted on the meta device.
 
     The model is built on the meta device, or on the CPU and moved there where its constructor needs real
     values (SwinUNETR). Returns None, with a warning naming the model and the error, when the count fails.
     """
-    from segmamba.train.checkpoint import build_from_spec
+    from segmamba.models.checkpoint import build_from_spec
 
     patch = tuple(int(p) for p in (patch_size or spec["patch_size"]))
     try:

@@ -25,7 +25,7 @@ CHUNK_INTERPRETED = 16
 """Time steps per chunk under the interpreter, whose scan costs ~0.2 ms per tile element."""
 NUM_WARPS = 8
 """Warps per program: with (16, 128) tiles the backward needs 248 registers per thread on sm_90 and does not
-spill (with 4 warps it spills); checked by compiling for sm_90 in tests/test_ops_triton.py."""
+spill (with 4 warps it spills); checked by compiling for sm_90 in tests/ops/test_ops_triton.py."""
 SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 

@@ -2,7 +2,7 @@
 
 Each model preprocesses a case its own way (its recorded ``preprocessing``: crop, normalisation, target
 spacing, through :func:`segmamba.data.preprocess.preprocess_image`), predicts logits with the sliding window
-(:func:`segmamba.predict.sliding_window.predict_logits`), and its softmax is mapped back to the input grid:
+(:func:`segmamba.inference.sliding_window.predict_logits`), and its softmax is mapped back to the input grid:
 resampled linearly to the cropped box, background (probability 1) outside it. Several models are ensembled by
 the mean of these probabilities, as nnU-Net ensembles, and the label map is their argmax.
 """
@@ -61,7 +61,7 @@ def probabilities_on_input_grid(
 ) -> np.ndarray:
     """Softmax probabilities (K, X, Y, Z) float32 of one model on the input's grid."""
     from segmamba.data.preprocess import preprocess_image, resample_channels
-    from segmamba.predict.sliding_window import predict_logits
+    from segmamba.inference.sliding_window import predict_logits
 
     prepared, properties = preprocess_image(image, geometry.affine, geometry.spacing, model.preprocessing)
     roi = tuple(options.roi_size or model.spec["patch_size"])

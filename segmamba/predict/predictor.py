@@ -34,9 +34,9 @@ from segmamba.data.fingerprint import (
 )
 from segmamba.data.split import load_split
 from segmamba.errors import InputError
+from segmamba.inference.sliding_window import predict_logits
 from segmamba.io_utils import atomic_path, write_json_atomic
 from segmamba.predict.settings import PredictSettings
-from segmamba.predict.sliding_window import predict_logits
 
 logger = logging.getLogger("segmamba.predict")
 
@@ -148,35 +148,6 @@ def pending(case_ids: list[str], out_dir: str | Path, overwrite: bool) -> list[s
     return [c for c in case_ids if not (Path(out_dir) / f"{c}.nii.gz").is_file()]
 
 
-TRAINING_DATASET_FIELDS = ("name", "channel_names", "label_names", "num_classes")
-"""What a checkpoint records of its training data (``dataset`` entry) and must share with the data it predicts."""
-
-
-def check_checkpoint_dataset(checkpoint, meta: dict, preprocessed_dir, dataset_json: dict) -> None:
-    """Refuse a checkpoint trained on another dataset than the preprocessed folder's (one line naming both).
-
-    Raises:
-        InputError: the checkpoint records no training dataset, or its dataset name, channels, labels or class
-            count differ from ``dataset.json``.
-    """
-    trained = meta.get("dataset") or {}
-    target = Path(preprocessed_dir) / "dataset.json"
-    if not all(field in trained for field in TRAINING_DATASET_FIELDS):
-        raise InputError(
-            f"checkpoint {checkpoint} does not record its training dataset; cannot check it against {target}"
-        )
-    differences = [
-        f"{field} {trained[field]!r} vs {dataset_json.get(field)!r}"
-        for field in TRAINING_DATASET_FIELDS
-        if trained[field] != dataset_json.get(field)
-    ]
-    if differences:
-        raise InputError(
-            f"checkpoint {checkpoint} was trained on dataset {trained['name']!r}, not on the data of {target} "
-            f"({'; '.join(differences)})"
-        )
-
-
 def check_checkpoint_fingerprint(checkpoint, meta: dict, split, preprocessed_dir, dataset_json: dict) -> dict:
     """Refuse a checkpoint trained on another split or preprocessing than ``split`` and ``preprocessed_dir``.
 
@@ -249,8 +220,8 @@ def run_prediction(
         ``{"cases": n selected, "predicted": [...], "skipped": [...]}``.
     """
     from segmamba.data.preprocessed_reader import load_dataset_json
+    from segmamba.models.checkpoint import check_checkpoint_dataset, load_model
     from segmamba.runtime import select_device
-    from segmamba.train.checkpoint import load_model
 
     if (dataset is None) != (raw_root is None):
         raise InputError("--dataset and --root must be given together")

@@ -8,7 +8,7 @@ do nothing and mlflow is never imported (it is the optional extra ``pip install 
 
 An environment variable rather than a rule param: a param is a rerun trigger, and pointing the workflow at
 another tracking server must not retrain every model. What is logged, and how a rerun continues its MLflow
-run, is described in :mod:`segmamba.tracking.training` and :mod:`segmamba.tracking.evaluation`.
+run, is described in :mod:`segmamba.train.tracking` and :mod:`segmamba.tracking.evaluation`.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
-"""Checkpoint files: self-describing (model name + constructor arguments), safe to load, written durably.
+"""Writing checkpoints during training: durable saves, the resume state and its fallback, superseding.
 
-A checkpoint is a dict with ``format``, ``model`` (``{"name", "in_channels", "out_channels", "patch_size",
-"overrides"}``), ``state_dict``, ``dataset`` (regions, number of classes, channel names), ``data_fingerprint``
-(:mod:`segmamba.data.fingerprint`) and, for ``checkpoint_latest.pt``, the full resume state (optimizer, grad
-scaler, iteration, best metric, history, RNG states).
-
-Safety: checkpoints hold only tensors and plain data (the RNG states too), and are read with
-``torch.load(..., weights_only=True)``, which refuses any other pickled object instead of running its code.
+The format and everything that reads a checkpoint (``read_checkpoint``, ``load_model``, ``model_spec``) are in
+:mod:`segmamba.models.checkpoint`, shared with prediction. ``checkpoint_latest.pt`` also holds the full resume
+state (optimizer, grad scaler, iteration, best metric, history, RNG states), as plain data and tensors so that
+it loads weights-only too.
 Durability: a checkpoint is written to a temporary file, fsync'ed and renamed over the target; the previous
 ``checkpoint_latest.pt`` is kept as ``checkpoint_latest.prev.pt``, which the resume falls back to (with a
 warning) when the latest one cannot be read.
@@ -16,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import random
 import time
 from dataclasses import dataclass, field
@@ -25,51 +21,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from segmamba.errors import InputError
 from segmamba.io_utils import write_error
+from segmamba.models.checkpoint import CHECKPOINT_FORMAT, UnsafeCheckpointError, read_checkpoint
 
 logger = logging.getLogger("segmamba.train")
 
-CHECKPOINT_FORMAT = "segmamba-bench/checkpoint/1"
 LATEST = "checkpoint_latest.pt"
 PREVIOUS = "checkpoint_latest.prev.pt"
 BEST = "checkpoint_best.pt"
 FINAL = "checkpoint_final.pt"
-
-
-def model_spec(name: str, in_channels: int, out_channels: int, patch_size, overrides: dict) -> dict[str, Any]:
-    """The arguments of ``segmamba.models.build_model`` as a plain dict stored in every checkpoint."""
-    return {
-        "name": name,
-        "in_channels": int(in_channels),
-        "out_channels": int(out_channels),
-        "patch_size": [int(p) for p in patch_size],
-        "overrides": dict(overrides),
-    }
-
-
-def build_from_spec(spec: dict[str, Any]) -> nn.Module:
-    """Build an untrained model from a :func:`model_spec` dict through the model registry."""
-    from segmamba import models
-
-    return models.build_model(
-        spec["name"],
-        spec["in_channels"],
-        spec["out_channels"],
-        patch_size=tuple(spec["patch_size"]),
-        **spec["overrides"],
-    )
-
-
-def unwrap_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Strip a leading ``module.`` (DistributedDataParallel / DataParallel) from every key."""
-    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in state_dict.items()}
-
-
-class UnsafeCheckpointError(InputError):
-    """A checkpoint file holds pickled objects other than tensors and plain data; it was not loaded."""
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any], keep_previous: bool = False) -> None:
@@ -109,32 +71,6 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint`, without running any code stored in it.
-
-    Raises:
-        InputError: the file is missing, unreadable (truncated, not a checkpoint), holds pickled objects other
-            than tensors and plain data (refused unopened: loading them could run code), or is not ours.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"checkpoint {path} does not exist")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "weights only load failed" in str(exc).lower():
-            raise UnsafeCheckpointError(
-                f"checkpoint {path} is refused: it holds pickled objects other than tensors and plain data, "
-                "which could run code when loaded (not a segmamba-bench checkpoint, or a tampered one)"
-            ) from None
-        raise InputError(f"checkpoint {path} cannot be read: {exc}") from exc
-    except Exception as exc:  # torch raises many types for truncated or foreign files
-        raise InputError(f"checkpoint {path} cannot be read: {exc}") from exc
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise InputError(f"checkpoint {path} is not a segmamba-bench checkpoint")
-    return payload
-
-
 def read_latest(run_dir: str | os.PathLike) -> tuple[Path, dict[str, Any]] | None:
     """``(path, payload)`` of a run folder's resume checkpoint; None when it has none.
 
@@ -157,29 +93,6 @@ def read_latest(run_dir: str | os.PathLike) -> tuple[Path, dict[str, Any]] | Non
             raise
         logger.warning("%s; resuming from the previous generation %s", exc, previous)
         return previous, read_checkpoint(previous)
-
-
-def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the model stored in a checkpoint from the file alone.
-
-    Args:
-        path: a ``checkpoint_{best,final,latest}.pt`` file.
-        device: device to place the model on.
-
-    Returns:
-        ``(model, meta)``: the model in eval mode with its trained weights, and the checkpoint dict without
-        the tensors (keys ``model`` with name/in_channels/out_channels/patch_size/overrides, ``dataset``,
-        ``iteration``, ``epoch``, ``val_dice``, ``config``).
-    """
-    payload = read_checkpoint(path)
-    model = build_from_spec(payload["model"])
-    try:
-        model.load_state_dict(unwrap_state_dict(payload["state_dict"]))
-    except RuntimeError as exc:
-        raise InputError(f"checkpoint {path}: weights do not fit model {payload['model']['name']}: {exc}") from exc
-    model.to(device).eval()
-    meta = {k: v for k, v in payload.items() if k not in ("state_dict", "optimizer", "scaler", "rng")}
-    return model, meta
 
 
 @dataclass

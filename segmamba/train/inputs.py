@@ -22,7 +22,7 @@ def read_split(path: str) -> tuple[list[str], list[str]]:
 
 def make_patch_batches(config: TrainSettings, train_ids: list[str]):
     """The patch sampler of the data step for the training cases (batches of ``batch_size`` per process)."""
-    from segmamba.data.loader import PatchBatches
+    from segmamba.train.dataloading import PatchBatches
 
     return PatchBatches(
         config.preprocessed,

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from segmamba.predict.sliding_window import autocast_context
+from segmamba.inference.sliding_window import autocast_context
 from segmamba.train.losses import LossFn, cross_entropy
 from segmamba.train.settings import TrainSettings
 

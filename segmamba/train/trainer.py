@@ -25,8 +25,8 @@ from segmamba.cost.train import TrainCostTracker
 from segmamba.data.fingerprint import fingerprint_differences, read_data_fingerprint
 from segmamba.errors import ConfigError, InputError
 from segmamba.io_utils import write_json_atomic
+from segmamba.models import checkpoint as model_checkpoint
 from segmamba.runtime import seed_everything, select_device
-from segmamba.tracking.training import NO_TRACKING, track_training
 from segmamba.train import PREEMPTED_EXIT_CODE, run_outputs
 from segmamba.train import checkpoint as ckpt
 from segmamba.train import distributed as dist_utils
@@ -37,6 +37,7 @@ from segmamba.train.run_lock import RunFolderLock, remove_stale_temp_files
 from segmamba.train.run_outputs import plot_training_curve, train_summary, write_settings_copy, write_train_log
 from segmamba.train.settings import TrainSettings, changed_environment, changed_settings
 from segmamba.train.step import configure_determinism, make_optimizer, poly_lr, step_seed, train_step
+from segmamba.train.tracking import NO_TRACKING, track_training
 from segmamba.train.validation import ValidationInterrupted, summarise_validation, validate_case, validate_cases
 
 logger = logging.getLogger("segmamba.train")
@@ -68,7 +69,7 @@ class Trainer:
             )
         self.iters_per_epoch = max(1, config.iters_per_epoch // self.ctx.world_size)
         self.total_iterations = config.epochs * self.iters_per_epoch
-        self.spec = ckpt.model_spec(
+        self.spec = model_checkpoint.model_spec(
             config.model,
             len(self.meta["channel_names"]),
             self.meta["num_classes"],
@@ -84,7 +85,7 @@ class Trainer:
     def build(self) -> None:
         """Create model, optimizer and grad scaler; restore them from checkpoint_latest.pt if present."""
         seed_everything(self.config.seed)  # identical initial weights on every rank
-        self.model = ckpt.build_from_spec(self.spec).to(self.device)
+        self.model = model_checkpoint.build_from_spec(self.spec).to(self.device)
         self.optimizer = make_optimizer(self.model, self.config)
         self.loss_fn = make_loss(self.config.loss)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
@@ -134,7 +135,7 @@ class Trainer:
                 path,
                 ", ".join(changed),
             )
-        self.model.load_state_dict(ckpt.unwrap_state_dict(payload["state_dict"]))
+        self.model.load_state_dict(model_checkpoint.unwrap_state_dict(payload["state_dict"]))
         self.optimizer.load_state_dict(payload["optimizer"])
         if payload["scaler"] and self.scaler.is_enabled():  # empty when saved without AMP (e.g. on CPU)
             self.scaler.load_state_dict(payload["scaler"])
@@ -280,7 +281,7 @@ class Trainer:
 
         config = self.config
         self.model.train()
-        from segmamba.data.loader import StepLoader
+        from segmamba.train.dataloading import StepLoader
 
         self.batches = StepLoader(
             make_patch_batches(config, self.train_ids),

@@ -15,7 +15,7 @@ import numpy as np
 from torch import nn
 
 from segmamba.errors import InputError
-from segmamba.predict.sliding_window import predict_logits
+from segmamba.inference.sliding_window import predict_logits
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ def test_cost_table_of_the_tiny_run_says_not_measured_for_gpu_fields(tiny_run, t
 def test_a_resumed_run_adds_a_segment_and_keeps_the_time_of_its_checkpoint(tiny_run, tmp_path):
     import shutil
 
-    from segmamba.train.checkpoint import read_checkpoint
+    from segmamba.models.checkpoint import read_checkpoint
     from segmamba.train.settings import build_settings
     from segmamba.train.trainer import run_training
 

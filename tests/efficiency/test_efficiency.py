@@ -185,10 +185,10 @@ def test_record_has_reserved_memory_on_cuda(monkeypatch):
 
     def fake_subprocess(req):
         if req.quantity == "inference_throughput":
-            return {"values": [2.0], "scan_backends": ["cuda"]}
+            return {"values": [2.0], "scan_backends": ["mamba_ssm"]}
         if req.quantity == "training_memory":
-            return {"values": OOM, "reserved": OOM, "scan_backends": ["cuda"]}
-        return {"values": [100.0], "reserved": [128.0], "scan_backends": ["cuda"]}
+            return {"values": OOM, "reserved": OOM, "scan_backends": ["mamba_ssm"]}
+        return {"values": [100.0], "reserved": [128.0], "scan_backends": ["mamba_ssm"]}
 
     monkeypatch.setattr(runner, "measure_in_subprocess", fake_subprocess)
     monkeypatch.setattr(runner, "device_description", lambda device: "a GPU")
@@ -199,7 +199,7 @@ def test_record_has_reserved_memory_on_cuda(monkeypatch):
     assert record["inference_memory_reserved"] == {"median": 128.0, "values": [128.0], "unit": "MB"}
     assert record["training_memory_reserved"] == {"median": OOM, "values": [OOM], "unit": "MB"}
     assert record["variant"] == "fused attention" and record["sequence_length"] == 4096
-    assert record["scan_backend"] == "cuda"
+    assert record["scan_backend"] == "mamba_ssm"
 
 
 @pytest.mark.slow

@@ -7,9 +7,9 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
+from segmamba.models.checkpoint import model_spec
 from segmamba.models.flops import count_forward_flops, counted_selective_scan, forward_flops, selective_scan_flops
 from segmamba.ops.scan_reference import selective_scan_ref
-from segmamba.train.checkpoint import model_spec
 
 aten = torch.ops.aten
 
@@ -113,7 +113,7 @@ def test_mixer_flops_are_its_projections_convs_and_three_scans():
 def test_meta_count_of_a_segmamba_equals_the_count_on_real_tensors():
     spec = model_spec("segmamba", 2, 3, (32, 32, 32), TINY_MAMBA)
     meta = forward_flops(spec)
-    from segmamba.train.checkpoint import build_from_spec
+    from segmamba.models.checkpoint import build_from_spec
 
     torch.manual_seed(0)
     real = count_forward_flops(build_from_spec(spec).eval(), torch.randn(1, 2, 32, 32, 32))
@@ -134,7 +134,7 @@ def test_a_model_that_cannot_be_counted_gives_none_and_a_warning(caplog):
 
 def test_scans_of_a_segmamba_are_three_directions_per_mamba_layer_of_every_stage(monkeypatch):
     from segmamba.models.blocks import tom
-    from segmamba.train.checkpoint import build_from_spec
+    from segmamba.models.checkpoint import build_from_spec
 
     spec = model_spec("segmamba", 4, 4, (32, 32, 32), {**TINY_MAMBA, "feat_size": [8, 16, 32, 64]})
     total = forward_flops(spec)

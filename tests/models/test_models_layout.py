@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from segmamba.inference.sliding_window import predict_logits
 from segmamba.models import build_model
 from segmamba.models.blocks.scan_order import to_sequence
-from segmamba.predict.sliding_window import predict_logits
 
 SMALL = {"feat_size": (4, 8, 8, 16), "hidden_size": 16, "depths": (1, 1, 1, 1)}
 VARIANTS = {  # registry name: (scan directions or None for attention, GSC on)

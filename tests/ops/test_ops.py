@@ -15,6 +15,7 @@ from segmamba.ops import (
     causal_conv1d_ref,
     causal_conv1d_torch,
     choose_scan_backend,
+    dispatch,
     selective_scan,
     selective_scan_ref,
     selective_scan_torch,
@@ -22,7 +23,7 @@ from segmamba.ops import (
 )
 from segmamba.ops.scan_numba import selective_scan_cpu
 
-FAST_SCANS = {"cpu": selective_scan_cpu, "torch": selective_scan_torch}
+FAST_SCANS = {"numba": selective_scan_cpu, "torch": selective_scan_torch}
 NAMES = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
 
 
@@ -303,7 +304,7 @@ def test_causal_conv1d_rejects_unknown_activation():
 @pytest.fixture
 def no_cuda_kernels(monkeypatch):
     """Make mamba-ssm and causal-conv1d unimportable, whatever is installed."""
-    cached = (ops.cuda_selective_scan_fn, ops.cuda_causal_conv1d_fn, ops._warn_cuda_fallback)
+    cached = (dispatch.cuda_selective_scan_fn, dispatch.cuda_causal_conv1d_fn, dispatch._warn_cuda_fallback)
     for name in ("mamba_ssm", "mamba_ssm.ops", "mamba_ssm.ops.selective_scan_interface", "causal_conv1d"):
         monkeypatch.setitem(sys.modules, name, None)
     for function in cached:
@@ -315,30 +316,30 @@ def no_cuda_kernels(monkeypatch):
 
 
 def test_cuda_falls_back_to_triton_when_mamba_ssm_missing(no_cuda_kernels, monkeypatch):
-    monkeypatch.setattr(ops, "triton_problem", lambda device_type: None)  # as on a CUDA machine with triton
+    monkeypatch.setattr(dispatch, "triton_problem", lambda device_type: None)  # as on a CUDA machine with triton
     with pytest.warns(RuntimeWarning, match="mamba-ssm is not importable.*Triton kernels"):
         assert choose_scan_backend("cuda") == "triton"
-    assert choose_scan_backend("cpu") == "cpu"  # the numba kernels stay the CPU default
+    assert choose_scan_backend("cpu") == "numba"  # the numba kernels stay the CPU default
 
 
 def test_cuda_falls_back_to_torch_when_mamba_ssm_and_triton_missing(no_cuda_kernels, monkeypatch):
-    monkeypatch.setattr(ops, "triton_problem", lambda device_type: "triton is not importable")
-    assert ops.cuda_selective_scan_fn() is None
-    assert ops.cuda_causal_conv1d_fn() is None
+    monkeypatch.setattr(dispatch, "triton_problem", lambda device_type: "triton is not importable")
+    assert dispatch.cuda_selective_scan_fn() is None
+    assert dispatch.cuda_causal_conv1d_fn() is None
     with pytest.warns(RuntimeWarning, match="pure-torch path.*triton is not importable"):
         assert choose_scan_backend("cuda") == "torch"
     with pytest.raises(RuntimeError, match="scan backend 'triton' cannot run: triton is not importable"):
         choose_scan_backend("cuda", "triton")
-    assert choose_scan_backend("cpu") == "cpu"
+    assert choose_scan_backend("cpu") == "numba"
     assert choose_scan_backend("mps") == "torch"
-    assert "cuda" not in ops.available_backends()
-    assert {"reference", "cpu", "torch"} <= set(ops.available_backends())
+    assert "mamba_ssm" not in ops.available_backends()
+    assert {"reference", "numba", "torch"} <= set(ops.available_backends())
 
 
 def test_forcing_cuda_without_kernels_raises_actionable_error(no_cuda_kernels, monkeypatch):
     with pytest.raises(RuntimeError, match="mamba-ssm"):
-        choose_scan_backend("cuda", "cuda")
-    monkeypatch.setenv(ops.BACKEND_ENV_VAR, "cuda")
+        choose_scan_backend("cuda", "mamba_ssm")
+    monkeypatch.setenv(ops.BACKEND_ENV_VAR, "mamba_ssm")
     inputs = scan_inputs(1, 2, 2, 3)
     with pytest.raises(RuntimeError, match="pip install"):
         selective_scan(**inputs)
@@ -353,10 +354,10 @@ def test_cuda_kernels_are_used_for_cuda_tensors_only(no_cuda_kernels, monkeypatc
         calls.append(len(args))
         return "fused"
 
-    monkeypatch.setattr(ops, "cuda_selective_scan_fn", lambda: fake_scan)
-    assert choose_scan_backend("cuda") == "cuda"
-    assert choose_scan_backend("cpu") == "cpu"
-    assert ops._scan_function("cuda") is fake_scan
+    monkeypatch.setattr(dispatch, "cuda_selective_scan_fn", lambda: fake_scan)
+    assert choose_scan_backend("cuda") == "mamba_ssm"
+    assert choose_scan_backend("cpu") == "numba"
+    assert dispatch.scan_function("mamba_ssm") is fake_scan
     inputs = scan_inputs(1, 2, 2, 3)
     out = selective_scan(**inputs)  # CPU tensors: never the CUDA kernel
     assert isinstance(out, torch.Tensor) and not calls
@@ -366,23 +367,23 @@ def test_unknown_backend_names_are_rejected(monkeypatch):
     monkeypatch.setenv(ops.BACKEND_ENV_VAR, "fastest")
     with pytest.raises(ValueError, match="SEGMAMBA_SCAN_BACKEND"):
         ops.requested_backend()
-    with pytest.raises(ValueError, match="unknown scan backend"):
+    with pytest.raises(ValueError, match="scan backend 'fastest' is not one of reference, numba"):
         choose_scan_backend("cpu", "fastest")
     with pytest.raises(RuntimeError, match="CPU tensors"):
-        choose_scan_backend("cuda", "cpu")
+        choose_scan_backend("cuda", "numba")
 
 
-@pytest.mark.parametrize("backend", ["reference", "cpu", "torch"])
+@pytest.mark.parametrize("backend", ["reference", "numba", "torch"])
 def test_env_var_selects_backend(backend, monkeypatch):
     inputs = scan_inputs(1, 3, 2, 9, seed=11)
     used = []
-    real = ops._scan_function
+    real = dispatch.scan_function
 
     def spy(name):
         used.append(name)
         return real(name)
 
-    monkeypatch.setattr(ops, "_scan_function", spy)
+    monkeypatch.setattr(dispatch, "scan_function", spy)
     monkeypatch.setenv(ops.BACKEND_ENV_VAR, backend)
     out = selective_scan(**inputs, delta_softplus=True)
     assert used == [backend]
@@ -399,7 +400,7 @@ def test_forcing_triton_on_cpu_needs_the_interpreter(monkeypatch):
 
 
 def test_backends_that_ran_are_recorded(monkeypatch):
-    monkeypatch.setattr(ops, "_BACKENDS_RUN", set())
+    monkeypatch.setattr(dispatch, "_BACKENDS_RUN", set())
     assert ops.scan_backends_run() == frozenset() and ops.scan_backend_label() is None
     inputs = scan_inputs(1, 2, 2, 5, seed=13)
     monkeypatch.setenv(ops.BACKEND_ENV_VAR, "torch")
@@ -407,7 +408,7 @@ def test_backends_that_ran_are_recorded(monkeypatch):
     assert ops.scan_backends_run() == {"torch"} and ops.scan_backend_label() == "torch"
     selective_scan_with_backend("reference", **inputs)
     assert ops.scan_backend_label() == "reference+torch"
-    monkeypatch.setenv(ops.BACKEND_ENV_VAR, "cuda")
+    monkeypatch.setenv(ops.BACKEND_ENV_VAR, "mamba_ssm")
     with pytest.raises(RuntimeError):
         selective_scan(**inputs)  # a backend that cannot run is not recorded
     assert ops.scan_backends_run() == {"reference", "torch"}
@@ -417,4 +418,31 @@ def test_selective_scan_with_backend_matches_default_dispatch(monkeypatch):
     monkeypatch.delenv(ops.BACKEND_ENV_VAR, raising=False)
     inputs = scan_inputs(2, 4, 3, 33, seed=12)
     auto = selective_scan(**inputs, delta_softplus=True)
-    torch.testing.assert_close(auto, selective_scan_with_backend("cpu", **inputs, delta_softplus=True))
+    torch.testing.assert_close(auto, selective_scan_with_backend("numba", **inputs, delta_softplus=True))
+
+
+@pytest.mark.parametrize(("old", "new"), [("cpu", "numba"), ("cuda", "mamba_ssm")])
+def test_old_backend_names_still_work_with_a_deprecation_message(old, new, monkeypatch):
+    monkeypatch.setenv(ops.BACKEND_ENV_VAR, old)
+    with pytest.warns(FutureWarning, match=f"SEGMAMBA_SCAN_BACKEND '{old}' is deprecated.*use '{new}'"):
+        assert ops.requested_backend() == new
+
+
+def test_old_backend_names_are_renamed_when_forced_explicitly():
+    with pytest.warns(FutureWarning, match="scan backend 'cpu' is deprecated.*use 'numba'"):
+        assert choose_scan_backend("cpu", "cpu") == "numba"
+    with (
+        pytest.warns(FutureWarning, match="scan backend 'cuda' is deprecated.*use 'mamba_ssm'"),
+        pytest.raises(RuntimeError, match="scan backend 'mamba_ssm' needs CUDA tensors"),
+    ):
+        choose_scan_backend("cpu", "cuda")
+
+
+def test_the_old_cpu_name_runs_and_records_the_numba_scan(monkeypatch):
+    monkeypatch.setattr(dispatch, "_BACKENDS_RUN", set())
+    monkeypatch.setenv(ops.BACKEND_ENV_VAR, "cpu")
+    inputs = scan_inputs(1, 2, 2, 5, seed=14)
+    with pytest.warns(FutureWarning, match="use 'numba'"):
+        out = selective_scan(**inputs)
+    assert ops.scan_backend_label() == "numba"
+    assert_close_relative(out, selective_scan_ref(**inputs), 1e-5, "output")

@@ -21,7 +21,7 @@ import torch
 from test_ops import NAMES, assert_close_relative, scan_inputs
 
 import segmamba.ops as ops
-from segmamba.ops import selective_scan, selective_scan_ref, selective_scan_with_backend
+from segmamba.ops import dispatch, selective_scan, selective_scan_ref, selective_scan_with_backend
 from segmamba.ops.scan_triton import CHUNK_INTERPRETED, selective_scan_triton
 
 if not torch.cuda.is_available():
@@ -136,7 +136,7 @@ def test_triton_half_precision_inputs_are_computed_in_float32_under_interpreter(
 
 def test_backend_variable_selects_triton_on_cpu_under_interpreter(interpreter, monkeypatch):
     assert ops.choose_scan_backend("cpu", "triton") == "triton"
-    monkeypatch.setattr(ops, "_BACKENDS_RUN", set())
+    monkeypatch.setattr(dispatch, "_BACKENDS_RUN", set())
     monkeypatch.setenv(ops.BACKEND_ENV_VAR, "triton")
     inputs = scan_inputs(1, 2, 2, 9, seed=21)
     out = selective_scan(**inputs, delta_softplus=True)
@@ -202,12 +202,12 @@ def test_compiled_kernels_build_for_sm90_without_spilling_registers():
 # ---------------------------------------------------------------- every CUDA backend (needs a GPU)
 
 
-CUDA_BACKENDS = ["cuda", "triton", "torch"]
+CUDA_BACKENDS = ["mamba_ssm", "triton", "torch"]
 
 
 def cuda_scan(backend: str):
     """``selective_scan`` on ``backend`` with CUDA tensors; skips mamba-ssm's backend when it is not installed."""
-    if backend == "cuda" and ops.cuda_selective_scan_fn() is None:
+    if backend == "mamba_ssm" and dispatch.cuda_selective_scan_fn() is None:
         pytest.skip("mamba-ssm is not installed")
     return functools.partial(selective_scan_with_backend, backend)
 
@@ -227,7 +227,7 @@ def test_every_cuda_backend_matches_reference_float32(backend, length, with_opti
     inputs = on_device(scan_inputs(2, 4, 16, length, with_d=with_options, with_z=with_options,
                                    with_bias=with_options, softplus=with_options, seed=length))  # fmt: skip
     # mamba-ssm's last state is not differentiable: its gradients are seeded through the output only
-    compare_with_reference(inputs, with_options, scan, tol_out=1e-4, tol_grad=1e-3, state_grad=backend != "cuda")
+    compare_with_reference(inputs, with_options, scan, tol_out=1e-4, tol_grad=1e-3, state_grad=backend != "mamba_ssm")
 
 
 @pytest.mark.gpu
@@ -245,4 +245,4 @@ def test_every_cuda_backend_with_half_inputs_under_autocast(backend, dtype, monk
 @cuda
 def test_triton_runs_on_every_cuda_machine(monkeypatch):
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
-    assert "triton" in ops.available_backends(), ops.triton_problem("cuda")
+    assert "triton" in ops.available_backends(), dispatch.triton_problem("cuda")

@@ -11,6 +11,7 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
+from segmamba.models import checkpoint as model_checkpoint
 from segmamba.train import checkpoint as ckpt
 
 TINY_SEGRESNET = {"init_filters": 8, "blocks_down": [1, 1], "blocks_up": [1]}
@@ -43,8 +44,8 @@ def make_run_folder(root: Path, name: str, seed: int, channels=CHANNELS, target_
     preprocessed.mkdir(parents=True)
     (preprocessed / "dataset.json").write_text(json.dumps(dataset_json))
     torch.manual_seed(seed)
-    spec = ckpt.model_spec("segresnet", len(channels), 3, (16, 16, 16), TINY_SEGRESNET)
-    model = ckpt.build_from_spec(spec)
+    spec = model_checkpoint.model_spec("segresnet", len(channels), 3, (16, 16, 16), TINY_SEGRESNET)
+    model = model_checkpoint.build_from_spec(spec)
     fields = ("name", "channel_names", "label_names", "regions", "num_classes")
     run = root / name
     ckpt.save_checkpoint(

@@ -17,9 +17,10 @@ from segmamba.data.fingerprint import data_fingerprint, read_data_fingerprint
 from segmamba.data.preprocess import preprocess_image
 from segmamba.data.split import make_split
 from segmamba.errors import InputError
+from segmamba.inference.sliding_window import mirror_axes, predict_logits
+from segmamba.models import checkpoint as model_checkpoint
 from segmamba.predict.predictor import run_prediction, write_label_map
 from segmamba.predict.settings import PredictSettings
-from segmamba.predict.sliding_window import mirror_axes, predict_logits
 from segmamba.train import checkpoint as ckpt
 
 TINY_SEGRESNET = {"init_filters": 8, "blocks_down": [1, 1], "blocks_up": [1]}
@@ -94,8 +95,8 @@ def save_random_checkpoint(
     """A checkpoint of a tiny SegResNet with random weights, recorded as trained on ``dataset`` (and the data of
     ``fingerprint``)."""
     torch.manual_seed(0)
-    spec = ckpt.model_spec("segresnet", in_channels, classes, patch, TINY_SEGRESNET)
-    model = ckpt.build_from_spec(spec)
+    spec = model_checkpoint.model_spec("segresnet", in_channels, classes, patch, TINY_SEGRESNET)
+    model = model_checkpoint.build_from_spec(spec)
     payload = {"model": spec, "state_dict": model.state_dict(), "dataset": dataset, "data_fingerprint": fingerprint}
     ckpt.save_checkpoint(path, payload)
 
@@ -298,7 +299,7 @@ def test_predict_refuses_a_checkpoint_with_a_pickle_payload_without_running_it(a
 
     root, _, _ = anisotropic_mri_folder
     marker = root / "PWNED"
-    torch.save({"format": ckpt.CHECKPOINT_FORMAT, "x": CodeOnLoad(marker)}, root / "evil.pt")
+    torch.save({"format": model_checkpoint.CHECKPOINT_FORMAT, "x": CodeOnLoad(marker)}, root / "evil.pt")
     args = ["predict", "--checkpoint", str(root / "evil.pt"), "--preprocessed", str(root / "pre")]
     assert main([*args, "--out", str(root / "pred"), "--no-tta", "--device", "cpu"]) == 2
     error = capsys.readouterr().err.strip()
@@ -332,11 +333,11 @@ def test_predictions_record_their_provenance_and_are_never_mixed(anisotropic_mri
     options = PredictSettings(tta=False)
     run_prediction(root / "model.pt", root / "pre", root / "pred", options, split=root / "split.json")
     provenance = json.loads((root / "pred" / "provenance.json").read_text())
-    checkpoint = ckpt.read_checkpoint(root / "model.pt")
+    checkpoint = model_checkpoint.read_checkpoint(root / "model.pt")
     assert provenance["data_fingerprint"] == checkpoint["data_fingerprint"] and provenance["subset"] == "test"
     toy = json.loads((root / "pre" / "dataset.json").read_text())
     torch.manual_seed(1)  # another model of the same data, saved over the same path (a retraining)
-    model = ckpt.build_from_spec(checkpoint["model"])
+    model = model_checkpoint.build_from_spec(checkpoint["model"])
     ckpt.save_checkpoint(root / "model.pt", {**checkpoint, "state_dict": model.state_dict(), "dataset": toy})
     with pytest.raises(InputError, match="holds predictions of another checkpoint"):
         run_prediction(root / "model.pt", root / "pre", root / "pred", options, split=root / "split.json")

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from segmamba.errors import ConfigError, InputError
+from segmamba.models import checkpoint as model_checkpoint
 from segmamba.train import PREEMPTED_EXIT_CODE
 from segmamba.train import checkpoint as ckpt
 from segmamba.train.launcher import combined_exit_code
@@ -114,22 +115,22 @@ def test_step_seed_is_pure_and_distinct():
 
 
 def test_checkpoint_roundtrip_rebuilds_model_and_strips_module_prefix(tmp_path):
-    spec = ckpt.model_spec(
+    spec = model_checkpoint.model_spec(
         "segresnet", 2, 3, (16, 16, 16), {"init_filters": 8, "blocks_down": [1, 1], "blocks_up": [1]}
     )
-    model = ckpt.build_from_spec(spec)
+    model = model_checkpoint.build_from_spec(spec)
     state = {"module." + k: v + 1.0 if v.is_floating_point() else v for k, v in model.state_dict().items()}
     ckpt.save_checkpoint(tmp_path / "c.pt", {"model": spec, "state_dict": state, "dataset": {}, "iteration": 3})
-    loaded, meta = ckpt.load_model(tmp_path / "c.pt", "cpu")
+    loaded, meta = model_checkpoint.load_model(tmp_path / "c.pt", "cpu")
     assert meta["model"] == spec and meta["iteration"] == 3 and "state_dict" not in meta
     assert not loaded.training
     for key, value in loaded.state_dict().items():
         assert torch.equal(value, state["module." + key])
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(InputError, match="bad.pt"):
-        ckpt.load_model(tmp_path / "bad.pt")
+        model_checkpoint.load_model(tmp_path / "bad.pt")
     with pytest.raises(InputError, match="missing.pt"):
-        ckpt.load_model(tmp_path / "missing.pt")
+        model_checkpoint.load_model(tmp_path / "missing.pt")
 
 
 def test_combined_exit_code_reports_preemption_first():

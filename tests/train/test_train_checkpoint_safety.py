@@ -16,6 +16,7 @@ import torch
 from tiny_training import assert_same_weights, make_dataset, settings, train, weights
 
 from segmamba.errors import ConfigError, InputError
+from segmamba.models import checkpoint as model_checkpoint
 from segmamba.train import PREEMPTED_EXIT_CODE
 from segmamba.train import checkpoint as ckpt
 from segmamba.train import trainer as trainer_module
@@ -49,7 +50,7 @@ def test_a_pickle_payload_in_checkpoint_latest_is_refused_unrun(dataset, tmp_pat
     marker = tmp_path / "PWNED"
     out = tmp_path / "run"
     out.mkdir()
-    torch.save({"format": ckpt.CHECKPOINT_FORMAT, "state": CodeOnLoad(marker)}, out / ckpt.LATEST)
+    torch.save({"format": model_checkpoint.CHECKPOINT_FORMAT, "state": CodeOnLoad(marker)}, out / ckpt.LATEST)
     with pytest.raises(InputError, match=r"checkpoint_latest.pt is refused: .*could run code"):
         train(settings(dataset, out))
     assert not marker.exists()
@@ -58,8 +59,11 @@ def test_a_pickle_payload_in_checkpoint_latest_is_refused_unrun(dataset, tmp_pat
 def test_checkpoints_load_weights_only_and_keep_the_previous_latest(reference):
     for name in (ckpt.LATEST, ckpt.PREVIOUS, ckpt.BEST, ckpt.FINAL):
         payload = torch.load(reference / name, map_location="cpu", weights_only=True)  # plain data and tensors
-        assert payload["format"] == ckpt.CHECKPOINT_FORMAT
-    latest, previous = ckpt.read_checkpoint(reference / ckpt.LATEST), ckpt.read_checkpoint(reference / ckpt.PREVIOUS)
+        assert payload["format"] == model_checkpoint.CHECKPOINT_FORMAT
+    latest, previous = (
+        model_checkpoint.read_checkpoint(reference / ckpt.LATEST),
+        model_checkpoint.read_checkpoint(reference / ckpt.PREVIOUS),
+    )
     assert (latest["state"]["iteration"], previous["state"]["iteration"]) == (4, 2)
 
 
@@ -119,7 +123,7 @@ def test_sigterm_during_validation_stops_between_cases_and_resumes_exactly(datas
     monkeypatch.setattr(trainer_module, "validate_case", validate_case_then_signal)
     assert train(settings(dataset, out)) == PREEMPTED_EXIT_CODE
     assert len(validated) == 3  # the second case was not validated
-    state = ckpt.read_checkpoint(out / ckpt.LATEST)["state"]
+    state = model_checkpoint.read_checkpoint(out / ckpt.LATEST)["state"]
     assert state["iteration"] == 4 and state["epoch_pending"] and len(state["history"]) == 1
     assert not (out / ckpt.FINAL).exists()
     monkeypatch.undo()
@@ -160,5 +164,5 @@ def test_a_full_disk_while_saving_a_checkpoint_names_the_path_and_keeps_the_old_
         OutputWriteError, match=rf"^could not write {re.escape(str(path))}: .*{re.escape(cause)}.*MiB free"
     ):
         ckpt.save_checkpoint(path, {"weights": torch.zeros(2)})
-    assert torch.equal(ckpt.read_checkpoint(path)["weights"], torch.ones(2))  # the old checkpoint is intact
+    assert torch.equal(model_checkpoint.read_checkpoint(path)["weights"], torch.ones(2))  # the old checkpoint is intact
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint_latest.pt"]  # no partial temporary left

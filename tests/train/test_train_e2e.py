@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 import torch
 
+from segmamba.models.checkpoint import load_model, read_checkpoint
 from segmamba.train import PREEMPTED_EXIT_CODE
-from segmamba.train.checkpoint import load_model, read_checkpoint
 from segmamba.train.settings import build_settings
 from segmamba.train.trainer import run_training
 
@@ -276,9 +276,9 @@ def test_changed_settings_stop_or_with_restart_on_change_train_anew_keeping_the_
 @pytest.mark.slow
 def test_ddp_two_gloo_processes_match_single_process_step_on_global_batch(dataset, tmp_path):
     """`--nproc 2`: one iteration per process; the weights equal one single-process step on both batches."""
-    from segmamba.data.loader import PatchBatches
+    from segmamba.models import checkpoint as model_checkpoint
     from segmamba.runtime import seed_everything
-    from segmamba.train import checkpoint as ckpt
+    from segmamba.train.dataloading import PatchBatches
     from segmamba.train.step import make_optimizer, train_step
 
     out = tmp_path / "ddp"
@@ -299,7 +299,9 @@ def test_ddp_two_gloo_processes_match_single_process_step_on_global_batch(datase
 
     config = build_settings({}, settings)
     seed_everything(config.seed)
-    model = ckpt.build_from_spec(ckpt.model_spec("segresnet", 4, 4, config.patch_size, overrides))
+    model = model_checkpoint.build_from_spec(
+        model_checkpoint.model_spec("segresnet", 4, 4, config.patch_size, overrides)
+    )
     initial = {k: v.clone() for k, v in model.state_dict().items()}
     train_ids = json.loads((dataset / "split.json").read_text())["train"]
     batches = PatchBatches(dataset / "pre", train_ids, config.patch_size, config.batch_size, seed=config.seed)

@@ -17,6 +17,7 @@ from segmamba.data.fingerprint import (
 )
 from segmamba.data.split import make_split
 from segmamba.errors import ConfigError
+from segmamba.models import checkpoint as model_checkpoint
 from segmamba.train import checkpoint as ckpt
 
 
@@ -53,7 +54,7 @@ def test_every_training_output_records_the_data_fingerprint(trained):
     expected = read_data_fingerprint(root / "split.json", root / "pre")
     assert expected["split"]["seed"] == 42
     for name in (ckpt.LATEST, ckpt.BEST, ckpt.FINAL):
-        assert ckpt.read_checkpoint(out / name)["data_fingerprint"] == expected
+        assert model_checkpoint.read_checkpoint(out / name)["data_fingerprint"] == expected
     assert json.loads((out / "train_summary.json").read_text())["data_fingerprint"] == expected
 
 
@@ -74,7 +75,7 @@ def test_a_changed_split_stops_by_hand_and_supersedes_with_restart_on_change(tra
         train(settings(data, out, epochs=1))
     assert train(settings(data, out, epochs=1, restart_on_change=True)) == 0
     (superseded,) = out.glob("superseded-*")
-    assert ckpt.read_checkpoint(superseded / ckpt.LATEST)["data_fingerprint"]["split"]["seed"] == 42
-    assert ckpt.read_checkpoint(out / ckpt.FINAL)["data_fingerprint"]["split"]["seed"] == 7
+    assert model_checkpoint.read_checkpoint(superseded / ckpt.LATEST)["data_fingerprint"]["split"]["seed"] == 42
+    assert model_checkpoint.read_checkpoint(out / ckpt.FINAL)["data_fingerprint"]["split"]["seed"] == 7
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["train_cases"] == len(resplit["train"]) and summary["data_fingerprint"]["split"]["seed"] == 7

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from segmamba.train.checkpoint import read_checkpoint
+from segmamba.models.checkpoint import read_checkpoint
 from segmamba.train.settings import build_settings
 from segmamba.train.trainer import run_training
 

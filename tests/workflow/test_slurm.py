@@ -27,8 +27,8 @@ import pytest
 import torch
 import yaml
 
-from segmamba.train import checkpoint as ckpt
-from segmamba.train.checkpoint import load_model
+from segmamba.models import checkpoint as model_checkpoint
+from segmamba.models.checkpoint import load_model
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -485,7 +485,7 @@ def test_training_stopped_by_sigterm_resumes_exactly(workflow_run, capsys):
         jobs.append(wait(lambda: running_job_of_rule("train", started, workdir, tuple(jobs)), "the retry", 60))
         scancel_within_the_job(jobs[1], "--signal=TERM", "--full")
         wait(lambda: not running_job_of_rule("train", started, workdir), "the end of the killed job", 120)
-        on_disk = ckpt.read_checkpoint(latest)["state"]["iteration"]  # the next attempt starts from this
+        on_disk = model_checkpoint.read_checkpoint(latest)["state"]["iteration"]  # the next attempt starts from this
         second_resume = wait(third_attempt_resumed_at, "the second retry")
         for p in (process, reference):
             p.wait(timeout=WORKFLOW_TIMEOUT_S)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from workflow_helpers import copy_workflow, run_snakemake
 
-from segmamba.train.checkpoint import read_checkpoint
+from segmamba.models.checkpoint import read_checkpoint
 
 pytestmark = pytest.mark.slow
 

@@ -141,8 +141,8 @@ def test_train_predict_and_efficiency_name_the_scan_backend_that_ran(finished_ru
     summaries = {
         m: json.loads((results / f"crc500/models/{m}/train_summary.json").read_text()) for m in ("segmamba", "uxnet")
     }
-    assert summaries["segmamba"]["scan_backend"] == "cpu"  # the numba kernels, the CPU default
+    assert summaries["segmamba"]["scan_backend"] == "numba"  # the numba kernels, the CPU default
     assert summaries["uxnet"]["scan_backend"] is None  # no Mamba layer
-    assert "(scan backend: cpu)" in (results / "logs/predict/crc500/segmamba.log").read_text()
+    assert "(scan backend: numba)" in (results / "logs/predict/crc500/segmamba.log").read_text()
     record = json.loads((results / "efficiency/segmamba_32.json").read_text())
-    assert record["scan_backend"] == "cpu" and record["sequence_length"] == 16**3 and record["variant"] is None
+    assert record["scan_backend"] == "numba" and record["sequence_length"] == 16**3 and record["variant"] is None

@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy.optimize import minimize_scalar
 
-from segmamba.data.augment import (
+from segmamba.train.augmentation import (
     AugmentationConfig,
     add_gaussian_noise,
     adjust_contrast,

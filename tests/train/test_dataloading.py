@@ -11,13 +11,13 @@ import pytest
 import torch
 from scipy import ndimage
 
-from segmamba.data.augment import AugmentationConfig, resample_patch, sample_spatial_matrix, sampled_box
 from segmamba.data.datasets import open_dataset
-from segmamba.data.loader import PatchBatches, StepLoader, crop_into, read_region
 from segmamba.data.preprocess import preprocess_dataset
 from segmamba.data.split import write_split
 from segmamba.data.synth import write_synthetic_dataset
 from segmamba.errors import InputError
+from segmamba.train.augmentation import AugmentationConfig, resample_patch, sample_spatial_matrix, sampled_box
+from segmamba.train.dataloading import PatchBatches, StepLoader, crop_into, read_region
 
 PATCH = (16, 16, 16)
 

@@ -4,7 +4,7 @@ Sampling follows the published ``DataLoaderMultiProcess``: cases drawn uniformly
 of a batch of B is foreground-forced when j >= round(B * (1 - oversample_foreground)); a random patch has
 its lower corner uniform in the valid range (volumes smaller than the patch are padded about symmetrically);
 a forced patch is centred on a stored voxel of a randomly chosen present class (clamped from below only).
-Padding is 0 for image and label. Augmentations: :mod:`segmamba.data.augment`.
+Padding is 0 for image and label. Augmentations: :mod:`segmamba.train.augmentation`.
 
 Open files stay bounded whatever the number of cases: every sample opens its case's arrays as memory maps and
 releases them before the next one (as nnU-Net's loader does); nothing is cached per case, so a worker's memory
@@ -25,7 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from segmamba.data.augment import (
+from segmamba.data.preprocessed_reader import load_foreground_locations, open_array
+from segmamba.errors import InputError
+from segmamba.train.augmentation import (
     AugmentationConfig,
     augment_intensities,
     elastic_deformation,
@@ -34,8 +36,6 @@ from segmamba.data.augment import (
     sample_spatial_matrix,
     sampled_box,
 )
-from segmamba.data.preprocessed_reader import load_foreground_locations, open_array
-from segmamba.errors import InputError
 from segmamba.train.preemption import STOP_SIGNALS
 
 
