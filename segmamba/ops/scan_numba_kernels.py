@@ -26,6 +26,9 @@ SIMD code:
 float64 maps to ``math.exp`` / ``math.log1p``. The math helpers live in this module because numba's
 cache is invalidated by the source file of the cached function only.
 
+Longer than 400 lines: numba's cache is invalidated only by the source file of a cached function, so the
+kernels and the math helpers they call stay in one file.
+
 The first call compiles the kernels (tens of seconds per dtype); with a writable cache directory
 (``__pycache__`` next to this file, or ``NUMBA_CACHE_DIR``) later processes load them from disk. numba
 writes cache files atomically, so concurrent processes may share them; an unwritable cache falls back to
