@@ -35,7 +35,6 @@ from segmamba.data.registry import (
     NNUNET,
     DatasetDefinition,
     DatasetInfo,
-    ReportedMetric,
     get_definition,
 )
 from segmamba.data.split import case_list_hash
@@ -175,7 +174,12 @@ class DatasetFile:
     @classmethod
     def from_json(cls, content: dict, where: str = DATASET_FILE) -> DatasetFile:
         """The accessor of a dataset file's content; a missing or invalid field is an InputError naming
-        ``where`` and the key, and a file edited by hand (its fingerprint no longer matches) too."""
+        ``where`` and the key, and a file edited by hand (its fingerprint no longer matches) too.
+
+        The definition is the layout's registry definition with the file's name, labels, regions and spacing, so
+        that it equals what :func:`~segmamba.data.dataset_config.resolve_dataset` gave the writer; the metric
+        columns and reported metrics follow from it (the file records them for its readers, and the fingerprint
+        holds them to the definition)."""
         missing = [key for key in (*FIELDS, "fingerprint") if key not in content]
         if missing:
             raise InputError(f"{where}: not a dataset file (missing {', '.join(missing)}); rerun `segmamba check`")
@@ -196,9 +200,6 @@ class DatasetFile:
             "display_label": content["display_label"],
             "info": info,
             "target_spacing": None if spacing is None else tuple(float(s) for s in spacing),
-            "reported": tuple(
-                ReportedMetric(**{**m, "columns": tuple(m["columns"])}) for m in content["reported_metrics"]
-            ),
         }
         if name != layout:  # a dataset of your own: no paper numbers, no synthetic stand-in
             changes.update(synthetic_kind=None, paper_table=None, paper_values=None, paper_note=None)
