@@ -77,7 +77,9 @@ def register(subparsers) -> None:
         help="report every problem of a raw dataset, one line each",
         description="Read every case and report each problem (missing or corrupt file, shape or affine mismatch "
         "between channels and label, NaN/Inf, unexpected label values, empty case) as one line naming "
-        "the case and the file. Exit 0 with a summary when clean, 1 otherwise.",
+        "the case and the file. Exit 0 with a summary when clean, 1 otherwise. With --entry (the workflow), the "
+        "dataset's config entry is resolved first and, when clean, written to --write-dataset-file: the dataset "
+        "file that split, preprocess, ground-truth, evaluate and report read (--dataset-file).",
     )
     check.add_argument("--dataset", choices=tuple(DATASETS), help="dataset layout (or --entry)")
     check.add_argument("--root", required=True, help="raw dataset folder")
@@ -122,8 +124,8 @@ def register(subparsers) -> None:
         "preprocess",
         help="crop, normalise and resample all cases of a split (nnU-Net style)",
         description="Crop to non-zero (MRI), normalise (MRI z-score per channel; CT clip to the training "
-        "foreground 0.5/99.5 percentiles and z-score), resample to the target spacing (default the "
-        "training median; BraTS 1 mm) and write image.npy, label.npy, fg_locations.npy and "
+        "foreground 0.5/99.5 percentiles and z-score), resample to the dataset file's target spacing "
+        "(default the training median; BraTS 1 mm) and write image.npy, label.npy, fg_locations.npy and "
         "properties.json per case, plus dataset.json (channels, labels, regions) and "
         "fingerprint.json.",
     )
