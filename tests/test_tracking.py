@@ -398,7 +398,7 @@ def test_an_evaluation_logs_its_summary_metrics(tracking_server, tmp_path, monke
     write_labels(tmp_path / "pred" / "mymodel", "b", truth + [(3, 3, 3)])
     monkeypatch.setenv(ENVIRONMENT_VARIABLE, tracking_env(tracking_server, "evaluation"))
     out = tmp_path / "metrics" / "mymodel.csv"
-    argv = ["evaluate", "--dataset", "crc500", "--name", "crc500", "--pred-dir", str(tmp_path / "pred" / "mymodel")]
+    argv = ["evaluate", "--dataset", "crc500", "--pred-dir", str(tmp_path / "pred" / "mymodel")]
     assert main([*argv, "--gt-dir", str(tmp_path / "gt"), "--out", str(out)]) == 0
 
     _, run = only_run(tracking_server, "evaluation")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -11,13 +13,19 @@ from segmamba.data.registry import DATASETS, SYNTHETIC_KINDS
 from segmamba.data.settings import PreprocessSettings, SynthSettings
 from segmamba.settings import add_settings_arguments, settings_values
 
-REGIONS_HELP = (
-    "nnunet only: evaluation regions as a JSON object {name: [labels]}, e.g. '{\"core\": [2, 3]}' (unions of "
-    "label values; default one region per foreground label)"
+DATASET_FILE_HELP = (
+    "the dataset file results/<dataset>/dataset.json that `segmamba check --entry` writes (layout, root, "
+    "channels, labels, regions, target spacing)"
 )
 
+BY_HAND_HELP = "by hand, instead of --dataset-file: a registered layout (with --root)"
 
 NAME_HELP = "the dataset's own name, shown in the output (default: the --dataset layout's name)"
+
+ENTRY_HELP = (
+    "the dataset's config entry (datasets.<name> of config.yaml: format, root, regions, target_spacing) as JSON; "
+    "resolved and checked, it is written to --write-dataset-file"
+)
 
 MAX_VOXELS_HELP = (
     "the most voxels a volume's header may declare; a larger (or forged) header is an error before any voxel "
@@ -25,9 +33,26 @@ MAX_VOXELS_HELP = (
 )
 
 
-def add_dataset_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, choices=tuple(DATASETS), help="dataset layout")
-    parser.add_argument("--root", required=True, help="raw dataset folder")
+def add_dataset_args(parser: argparse.ArgumentParser, root_help: str = "by hand: the raw folder of --dataset") -> None:
+    """``--dataset-file``, or by hand ``--dataset <layout> --root <folder>`` (see :func:`dataset_file_of`)."""
+    parser.add_argument("--dataset-file", help=DATASET_FILE_HELP)
+    parser.add_argument("--dataset", choices=tuple(DATASETS), help=BY_HAND_HELP)
+    parser.add_argument("--root", help=root_help)
+
+
+def dataset_file_of(args, command: str):
+    """The :class:`~segmamba.data.dataset_file.DatasetFile` of a command: ``--dataset-file``, or the registered
+    layout ``--dataset`` at ``--root``; InputError naming the flags otherwise."""
+    from segmamba.data.dataset_file import builtin_dataset_file, read_dataset_file
+    from segmamba.errors import InputError
+
+    if args.dataset_file:
+        if args.dataset or args.root:
+            raise InputError(f"{command}: give --dataset-file or --dataset/--root, not both")
+        return read_dataset_file(args.dataset_file)
+    if not args.dataset:
+        raise InputError(f"{command}: give --dataset-file (written by `segmamba check`), or --dataset and --root")
+    return builtin_dataset_file(args.dataset, args.root)
 
 
 def register(subparsers) -> None:
@@ -52,10 +77,15 @@ def register(subparsers) -> None:
         help="report every problem of a raw dataset, one line each",
         description="Read every case and report each problem (missing or corrupt file, shape or affine mismatch "
         "between channels and label, NaN/Inf, unexpected label values, empty case) as one line naming "
-        "the case and the file. Exit 0 with a summary when clean, 1 otherwise.",
+        "the case and the file. Exit 0 with a summary when clean, 1 otherwise. With --entry (the workflow), the "
+        "dataset's config entry is resolved first and, when clean, written to --write-dataset-file: the dataset "
+        "file that split, preprocess, ground-truth, evaluate and report read (--dataset-file).",
     )
-    add_dataset_args(check)
+    check.add_argument("--dataset", choices=tuple(DATASETS), help="dataset layout (or --entry)")
+    check.add_argument("--root", required=True, help="raw dataset folder")
     check.add_argument("--name", help=NAME_HELP)
+    check.add_argument("--entry", help=ENTRY_HELP)
+    check.add_argument("--write-dataset-file", help="write the checked dataset file here (results/<name>/dataset.json)")
     check.add_argument("--out", help="also write the report to this file (atomically)")
     check.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     check.add_argument("--max-voxels", type=int, default=DEFAULT_MAX_VOXELS, help=MAX_VOXELS_HELP)
@@ -94,8 +124,8 @@ def register(subparsers) -> None:
         "preprocess",
         help="crop, normalise and resample all cases of a split (nnU-Net style)",
         description="Crop to non-zero (MRI), normalise (MRI z-score per channel; CT clip to the training "
-        "foreground 0.5/99.5 percentiles and z-score), resample to the target spacing (default the "
-        "training median; BraTS 1 mm) and write image.npy, label.npy, fg_locations.npy and "
+        "foreground 0.5/99.5 percentiles and z-score), resample to the dataset file's target spacing "
+        "(default the training median; BraTS 1 mm) and write image.npy, label.npy, fg_locations.npy and "
         "properties.json per case, plus dataset.json (channels, labels, regions) and "
         "fingerprint.json.",
     )
@@ -103,10 +133,6 @@ def register(subparsers) -> None:
     preprocess.add_argument("--split", required=True, help="split JSON from `segmamba split`")
     preprocess.add_argument("--out", required=True, help="preprocessed output folder")
     add_settings_arguments(preprocess, PreprocessSettings)
-    preprocess.add_argument(
-        "--target-spacing", type=float, nargs=3, metavar=("X", "Y", "Z"), help="override the target spacing in mm"
-    )
-    preprocess.add_argument("--regions", help=REGIONS_HELP + "; training validates on them")
     preprocess.add_argument("--max-voxels", type=int, default=DEFAULT_MAX_VOXELS, help=MAX_VOXELS_HELP)
     preprocess.set_defaults(func=_preprocess)
 
@@ -132,12 +158,12 @@ def _synth(args) -> int:
 
 def _check(args) -> int:
     from segmamba.data.check import check_dataset
-    from segmamba.data.datasets import open_dataset
     from segmamba.io_utils import remove_stale_temporaries, write_text_atomic
     from segmamba.job_timing import work
 
     with work():
-        dataset = open_dataset(args.dataset, args.root, max_voxels=args.max_voxels)
+        dataset_file = _checked_definition(args)
+        dataset = dataset_file.open(max_voxels=args.max_voxels)
         report = check_dataset(dataset, workers=args.workers, name=args.name)
     warnings = "".join(f"warning: {line}\n" for line in report.warnings)
     if report.ok:
@@ -149,18 +175,39 @@ def _check(args) -> int:
     if args.out:
         remove_stale_temporaries(Path(args.out).parent, Path(args.out).name)
         write_text_atomic(args.out, text)
+    if report.ok and args.write_dataset_file:
+        dataclasses.replace(dataset_file, case_ids=tuple(sorted(dataset.case_ids()))).write(args.write_dataset_file)
     return 0 if report.ok else 1
 
 
+def _checked_definition(args):
+    """The dataset file ``check`` checks and writes: the config entry ``--entry`` of ``--name`` resolved (the
+    one place a config entry becomes a definition), or the registered layout ``--dataset``."""
+    from segmamba.data.dataset_file import builtin_dataset_file, resolve_dataset_file
+    from segmamba.errors import InputError
+
+    if not args.entry:
+        if not args.dataset:
+            raise InputError("check: give --dataset (a registered layout) or --entry with --name")
+        return builtin_dataset_file(args.dataset, args.root)
+    if not args.name:
+        raise InputError("check --entry: give the dataset's --name (its config key)")
+    try:
+        entry = json.loads(args.entry)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"check --entry: not valid JSON ({exc})") from None
+    return resolve_dataset_file(args.name, entry, args.root)
+
+
 def _split(args) -> int:
-    from segmamba.data.datasets import open_dataset
     from segmamba.data.split import write_split
     from segmamba.io_utils import remove_stale_temporaries
     from segmamba.job_timing import work
 
+    dataset_file = dataset_file_of(args, "split")
     remove_stale_temporaries(Path(args.out).parent, Path(args.out).name)
     with work():
-        split = write_split(args.out, open_dataset(args.dataset, args.root).case_ids(), seed=args.seed)
+        split = write_split(args.out, dataset_file.open().case_ids(), seed=args.seed)
     print(
         f"split of {split['num_cases']} cases: {len(split['train'])} train, {len(split['val'])} val, "
         f"{len(split['test'])} test -> {args.out}"
@@ -169,10 +216,9 @@ def _split(args) -> int:
 
 
 def _fold_split(args) -> int:
-    from segmamba.data.datasets import open_dataset
     from segmamba.data.folds import write_fold_split
 
-    case_ids = open_dataset(args.dataset, args.root).case_ids()
+    case_ids = dataset_file_of(args, "fold-split").open().case_ids()
     split = write_fold_split(args.out, case_ids, args.folds, args.fold, seed=args.seed)
     print(
         f"fold {args.fold} of {args.folds} over {split['num_cases']} cases: {len(split['train'])} train, "
@@ -182,21 +228,21 @@ def _fold_split(args) -> int:
 
 
 def _preprocess(args) -> int:
-    from segmamba.data.dataset_config import parse_regions
     from segmamba.data.preprocess import preprocess_dataset
     from segmamba.job_timing import work
 
     settings = PreprocessSettings(**settings_values(args, PreprocessSettings))
+    dataset_file = dataset_file_of(args, "preprocess")
     with work():
         info = preprocess_dataset(
-            args.dataset,
-            args.root,
+            dataset_file.reader_name,
+            dataset_file.root,
             args.split,
             args.out,
             workers=settings.workers,
-            target_spacing=args.target_spacing,
-            regions=parse_regions(args.regions),
+            target_spacing=dataset_file.target_spacing,
             max_voxels=args.max_voxels,
+            known=dataset_file.known,
         )
     print(f"preprocessed {len(info['case_ids'])} cases to {args.out} (target spacing {info['target_spacing']})")
     return 0

@@ -9,7 +9,6 @@ Snakefile.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from pathlib import Path
 
@@ -145,14 +144,7 @@ def _check_training_files(key: str, name: str, root: str) -> None:
         raise ConfigError("\n".join(problems))
 
 
-def parse_regions(text: str | None) -> dict[str, list[int]] | None:
-    """The ``--regions`` option: a JSON object {name: [labels]} (None or empty: no regions)."""
-    if not text:
-        return None
-    try:
-        regions = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"--regions: not valid JSON ({exc}); expected e.g. '{{\"core\": [2, 3]}}'") from exc
-    if not isinstance(regions, dict):
-        raise InputError(f"--regions: expected a JSON object {{name: [labels]}}, got {text!r}")
-    return regions or None
+def nnunet_file_ending(root: str | Path) -> str:
+    """The ``file_ending`` of an nnU-Net raw dataset's ``dataset.json`` (default ``.nii.gz``)."""
+    meta, _ = load_dataset_json(root)
+    return meta.get("file_ending", ".nii.gz")

@@ -261,6 +261,8 @@ class NnunetDataset(Dataset):
     Args:
         regions: evaluation regions {name: [labels]} (e.g. from the config); None: one per foreground label.
         name: the dataset's name in messages and in its info (default ``nnunet``).
+        known: (file ending, info) already read and checked (from the dataset file,
+            :mod:`segmamba.data.dataset_file`): ``dataset.json`` is not read again.
     """
 
     dataset_name = NNUNET
@@ -272,11 +274,12 @@ class NnunetDataset(Dataset):
         regions: dict | None = None,
         name: str | None = None,
         max_voxels: int = DEFAULT_MAX_VOXELS,
+        known: tuple[str, DatasetInfo] | None = None,
     ):
         if name:
             self.dataset_name = name
         super().__init__(root, require_labels, max_voxels)
-        self.file_ending, self.info = self._read_dataset_json(regions)
+        self.file_ending, self.info = known or self._read_dataset_json(regions)
         self.images_dir = self.root / "imagesTr"
         if not require_labels and not self.images_dir.is_dir() and (self.root / "imagesTs").is_dir():
             self.images_dir = self.root / "imagesTs"
@@ -368,6 +371,7 @@ def open_dataset(
     require_labels: bool = True,
     regions: dict | None = None,
     max_voxels: int = DEFAULT_MAX_VOXELS,
+    known: tuple[str, DatasetInfo] | None = None,
 ) -> Dataset:
     """Open a raw dataset at ``root`` with the reader of its registered layout (``segmamba.data.registry``).
 
@@ -378,7 +382,10 @@ def open_dataset(
         require_labels: when False, cases without a label file are readable (prediction on new scans).
         regions: evaluation regions of an nnU-Net dataset {name: [labels]}; None: one per foreground label.
         max_voxels: the most voxels a volume's header may declare (a larger one is a problem of its case).
+        known: an nnU-Net dataset's (file ending, info) from its dataset file; its dataset.json is not read again.
     """
+    if known is not None:
+        return NnunetDataset(root, require_labels, name=name, max_voxels=max_voxels, known=known)
     if name not in DATASETS:
         if not (Path(root) / "dataset.json").is_file():
             get_definition(name)  # raises "unknown dataset ..., choose one of ..."

@@ -267,13 +267,15 @@ def preprocess_dataset(
     target_spacing=None,
     regions: dict | None = None,
     max_voxels: int = DEFAULT_MAX_VOXELS,
+    known=None,
 ) -> dict:
     """Preprocess every case of the split (fingerprint pass, then case pass); returns the dataset.json dict.
 
     ``regions`` (nnU-Net datasets) become the dataset.json's regions, which training validates on. Every
     volume's header is checked (``max_voxels``, spacing) before its voxels are read, as by ``segmamba check``.
+    ``known``: an nnU-Net dataset's (file ending, info) from its dataset file (``open_dataset``).
     """
-    dataset = open_dataset(name, root, regions=regions, max_voxels=max_voxels)
+    dataset = open_dataset(name, root, regions=regions, max_voxels=max_voxels, known=known)
     split = load_split(split_path)
     verify_split(split, dataset.case_ids(), source=f"split file {split_path}")
     case_ids = sorted(c for key in SPLIT_KEYS for c in split[key])

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from segmamba.data.cli import NAME_HELP, REGIONS_HELP, add_dataset_args
-from segmamba.data.registry import DATASETS
+from segmamba.data.cli import add_dataset_args, dataset_file_of
 
 DESCRIPTION = """\
 Score predicted label maps against ground-truth label maps and write a per-case CSV plus a summary JSON
@@ -22,9 +21,9 @@ Columns: brats2023 -> case, dice_wt, dice_tc, dice_et, hd95_wt, hd95_tc, hd95_et
          aiib2023  -> case, iou, dlr, dbr, precision, leakage (official AIIB23 definitions: largest
          6-connected component of the prediction, branch detected at >= 80 % centreline coverage);
          crc500    -> case, dice, hd95 (label 1);
-         nnunet    -> case, dice_<label>..., dice_mean, hd95_<label>..., hd95_mean: every foreground
-         label of --root/dataset.json, named in lower case, or every region of --regions, and the
-         per-case means over them.
+         nnunet    -> case, dice_<label>..., dice_mean, hd95_<label>..., hd95_mean: every region of the
+         dataset file (by default every foreground label of the raw dataset.json, named in lower case),
+         and the per-case means over them.
 Every overlap dataset also has nsd_<region> (nsd for crc500, nsd_<label>... and nsd_mean for nnunet):
 the normalised surface Dice of Nikolov et al. at --nsd-tolerance-mm; aiib2023 has nsd (label 1).
 brats2023 also has lesion_dice_wt|tc|et and lesion_hd95_wt|tc|et: the BraTS 2023 challenge's lesion-wise
@@ -68,10 +67,9 @@ def register(subparsers) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--dataset", required=True, choices=tuple(DATASETS), help="dataset layout")
-    parser.add_argument("--root", help="nnunet only: the raw dataset folder (its dataset.json names the labels)")
-    parser.add_argument("--regions", help=REGIONS_HELP)
-    parser.add_argument("--name", help=NAME_HELP + " (the summary's dataset)")
+    add_dataset_args(
+        parser, root_help="by hand, nnunet only: the raw dataset folder (its dataset.json names the labels)"
+    )
     parser.add_argument("--pred-dir", required=True, help="folder of predicted <case>.nii.gz label maps")
     parser.add_argument("--gt-dir", required=True, help="folder of ground-truth <case>.nii.gz label maps")
     parser.add_argument(
@@ -97,22 +95,19 @@ def parse_tolerance(text: str):
 
 def handle_evaluate(args) -> int:
     """Run the evaluation and print the per-metric means."""
-    from segmamba.data.dataset_config import parse_regions
     from segmamba.evaluate.evaluate import run_evaluation, summary_path
     from segmamba.job_timing import work
     from segmamba.tracking.evaluation import log_evaluation
 
+    dataset_file = dataset_file_of(args, "evaluate")
     with work():
         summary = run_evaluation(
-            args.dataset,
+            dataset_file.definition,
             args.pred_dir,
             args.gt_dir,
             args.out,
             args.convention,
             args.workers,
-            root=args.root,
-            regions=parse_regions(args.regions),
-            name=args.name,
             nsd_tolerance=args.nsd_tolerance_mm,
             split=args.split,
         )
@@ -129,7 +124,10 @@ def handle_ground_truth(args) -> int:
     from segmamba.evaluate.ground_truth import export_ground_truth
     from segmamba.job_timing import work
 
+    dataset_file = dataset_file_of(args, "ground-truth")
     with work():
-        ids = export_ground_truth(args.dataset, args.root, args.split, args.subset, args.out)
+        ids = export_ground_truth(
+            dataset_file.reader_name, dataset_file.root, args.split, args.subset, args.out, known=dataset_file.known
+        )
     print(f"wrote {len(ids)} {args.subset} label maps to {args.out}")
     return 0

@@ -12,11 +12,12 @@ from segmamba.data.split import SPLIT_KEYS, load_split, verify_split
 from segmamba.errors import InputError
 
 
-def export_ground_truth(name: str, root, split_path, subset: str, out) -> list[str]:
-    """Write ``out/<case>.nii.gz`` (uint8 labels, original affine) for every case of ``subset``."""
+def export_ground_truth(name: str, root, split_path, subset: str, out, known=None) -> list[str]:
+    """Write ``out/<case>.nii.gz`` (uint8 labels, original affine) for every case of ``subset`` (``known``: an
+    nnU-Net dataset's (file ending, info) from its dataset file, see ``open_dataset``)."""
     if subset not in SPLIT_KEYS:
         raise InputError(f"unknown subset {subset!r}; choose one of {', '.join(SPLIT_KEYS)}")
-    dataset = open_dataset(name, root)
+    dataset = open_dataset(name, root, known=known)
     split = load_split(split_path)
     verify_split(split, dataset.case_ids(), source=f"split file {split_path}")
     if not split[subset]:

@@ -248,7 +248,7 @@ def task_for(definition: DatasetDefinition, nsd_tolerance=None) -> EvaluationTas
 
 
 def get_task(
-    dataset: str,
+    dataset: str | DatasetDefinition,
     root: str | Path | None = None,
     regions: dict | None = None,
     name: str | None = None,
@@ -257,12 +257,15 @@ def get_task(
     """The evaluation task of a dataset layout; an nnU-Net dataset's labels come from ``<root>/dataset.json``.
 
     Args:
-        dataset: a registered layout name (``brats2023``, ``aiib2023``, ``crc500`` or ``nnunet``).
+        dataset: a registered layout name (``brats2023``, ``aiib2023``, ``crc500`` or ``nnunet``), or a
+            complete definition (a dataset file's, :mod:`segmamba.data.dataset_file`).
         root: the raw nnU-Net dataset folder (``nnunet`` only).
         regions: {name: [labels]} evaluated instead of the single labels (``nnunet`` only).
         name: the dataset's own name (the task's ``dataset``); default the layout's name.
         nsd_tolerance: NSD tolerance in mm, one number or {region column suffix: mm}; default 1 mm.
     """
+    if isinstance(dataset, DatasetDefinition):  # from a dataset file: labels and regions known
+        return task_for(dataset, nsd_tolerance)
     definition = dataclasses.replace(get_definition(dataset), name=name or dataset)
     if dataset != NNUNET:
         if regions:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from segmamba.data.dataset_config import resolve_dataset
+from segmamba.data.dataset_file import read_dataset_file
 from segmamba.data.registry import DATASETS, PAPER_ABLATION_DATASET, DatasetDefinition, dataset_label, paper_datasets
 from segmamba.errors import InputError
 from segmamba.report import paper
@@ -114,28 +114,43 @@ def make_paper_table(
     render.write_table(tidy, prefix, TITLES[table], notes.accuracy_notes(tidy, extra, settings))
 
 
+def make_paper_table_of_files(
+    table: str,
+    layout: Mapping[str, Mapping[str, str]],
+    dataset_files: Mapping[str, str],
+    prefix: str,
+    outcome_files: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None,
+    statistics: Mapping | None = None,
+    synthetic: Mapping[str, bool] | None = None,
+) -> None:
+    """:func:`make_paper_table` with ``{dataset: dataset file}`` (``results/<dataset>/dataset.json``, which says
+    whether the dataset is a synthetic stand-in) of the datasets that ran; ``synthetic`` flags the configured
+    datasets of the table that did not run (they have no dataset file)."""
+    flags = {**(synthetic or {}), **{d: read_dataset_file(path).synthetic for d, path in dataset_files.items()}}
+    make_paper_table(table, layout, flags, prefix, outcome_files, statistics)
+
+
 def make_dataset_table(
-    dataset: str,
-    entry: Mapping,
+    dataset_file: str,
     layout: Mapping[str, str],
-    synthetic: bool,
     prefix: str,
     outcome_files: Mapping[str, Mapping[str, str]] | None = None,
     statistics: Mapping | None = None,
 ) -> None:
     """Write the table of a dataset the paper does not report from ``{model: metrics CSV}`` to ``<prefix>.*``.
 
-    ``entry`` is the dataset's config entry (``datasets.<dataset>``), which defines its metrics.
+    ``dataset_file``: the dataset's ``results/<dataset>/dataset.json``, which defines its metrics.
     """
     from segmamba.report import notes, render, tables
     from segmamba.report.statistics import StatisticsSettings
 
     settings = StatisticsSettings.from_inputs(statistics)
-    definition = resolve_dataset(dataset, dict(entry))
+    dataset = read_dataset_file(dataset_file)
+    definition = dataset.definition
     outcomes = read_outcomes(outcome_files)
-    tidy = tables.build_dataset_table(definition, read_metrics_layout(layout), synthetic, outcomes, settings)
+    tidy = tables.build_dataset_table(definition, read_metrics_layout(layout), dataset.synthetic, outcomes, settings)
     groups = ", ".join(dict.fromkeys(tidy["group"]))
-    title = f"{dataset_label(dataset)}: {groups}, compared methods"
+    title = f"{dataset_label(dataset.name)}: {groups}, compared methods"
     render.write_table(tidy, prefix, title, notes.accuracy_notes(tidy, [dataset_note(definition)], settings))
 
 
@@ -155,26 +170,25 @@ def dataset_note(definition: DatasetDefinition) -> str:
 
 def make_table4(
     layout: Mapping[str, str],
-    dataset: str,
-    synthetic: bool,
+    dataset_file: str,
     prefix: str,
     outcome_files: Mapping[str, Mapping[str, str]] | None = None,
-    entry: Mapping | None = None,
     statistics: Mapping | None = None,
 ) -> None:
     """Write Table 4 from ``{model: metrics CSV}`` of the ablation dataset to ``<prefix>.csv|.md|.tex``.
 
-    ``entry``: the ablation dataset's config entry (needed for a dataset of your own, which it defines).
+    ``dataset_file``: the ablation dataset's ``results/<dataset>/dataset.json``.
     """
     from segmamba.report import notes, render, tables
     from segmamba.report.statistics import StatisticsSettings
 
     settings = StatisticsSettings.from_inputs(statistics)
-    definition = resolve_dataset(dataset, dict(entry or {}))
+    dataset = read_dataset_file(dataset_file)
+    definition = dataset.definition
     tidy = tables.build_table4(
-        read_metrics_layout(layout), definition, synthetic, read_outcomes(outcome_files), settings
+        read_metrics_layout(layout), definition, dataset.synthetic, read_outcomes(outcome_files), settings
     )
-    note = f"Dataset: {dataset_label(dataset)}"
+    note = f"Dataset: {dataset_label(dataset.name)}"
     if not definition.ablation_paper_values:
         note += f" (the paper's ablation uses {dataset_label(PAPER_ABLATION_DATASET)}; no paper values)"
     note += ". LC = large-kernel convolution, GSC = gated spatial convolution, ToM = tri-orientated Mamba."
@@ -209,9 +223,7 @@ def choose_channel(channel_names: Sequence[str]) -> int:
 
 
 def make_figure4(
-    dataset: str,
-    layout: str,
-    root: str,
+    dataset_file: str,
     split_path: str,
     gt_dir: str,
     prediction_dirs: Mapping[str, str],
@@ -223,9 +235,8 @@ def make_figure4(
     cross-section is largest are shown, the image beside the ground truth and each model's prediction.
 
     Args:
-        dataset: the dataset's name (shown in the title).
-        layout: its registered layout (selects the reader of ``root``), e.g. ``nnunet``.
-        root: raw dataset folder (for the image).
+        dataset_file: the dataset's ``results/<dataset>/dataset.json`` (its name, shown in the title, and its raw
+            data, for the image).
         split_path: split.json (its ``test`` list).
         gt_dir: ground-truth label maps ``<case>.nii.gz``.
         prediction_dirs: ``{model: prediction folder}`` in panel order.
@@ -234,9 +245,9 @@ def make_figure4(
     import nibabel as nib
     import numpy as np
 
-    from segmamba.data.datasets import open_dataset
     from segmamba.report import figures
 
+    dataset = read_dataset_file(dataset_file)
     test_cases = sorted(json.loads(open(split_path).read())["test"])
     if not test_cases:
         raise InputError(f"{split_path}: the test split is empty; nothing to show")
@@ -248,7 +259,7 @@ def make_figure4(
         return np.asarray(nib.load(path).dataobj)
 
     chosen, slice_index = figures.choose_case_and_slice((case, read_label(case)) for case in test_cases)
-    reader = open_dataset(layout, root)
+    reader = dataset.open()
     case = reader.load_case(chosen)
     channel = choose_channel(reader.info.channel_names)
     ground_truth = read_label(chosen)
@@ -258,7 +269,7 @@ def make_figure4(
         if not os.path.exists(path):
             raise InputError(f"case {chosen}: prediction {path} missing")
         predictions[paper.method_label(model)] = np.asarray(nib.load(path).dataobj)
-    title = f"{dataset_label(dataset)}: case {chosen}, {reader.info.channel_names[channel]}"
+    title = f"{dataset_label(dataset.name)}: case {chosen}, {reader.info.channel_names[channel]}"
     figures.plot_visual_comparison(
         case.image[channel],
         ground_truth,
@@ -314,25 +325,25 @@ class Artefact:
         return FORMATS[self.kind]
 
 
-PAPER_TABLE_INPUTS = "layout, synthetic, outcome_files, statistics"
-RANK_INPUTS = "dataset, layout, entry, statistics"
+PAPER_TABLE_INPUTS = "layout, dataset_files, outcome_files, statistics, synthetic"
+RANK_INPUTS = "dataset_file, layout, statistics"
 
 ARTEFACTS: dict[str, Artefact] = {
     artefact.name: artefact
     for artefact in (
-        Artefact("table2", "table", partial(make_paper_table, "table2"), "table2.rst", PAPER_TABLE_INPUTS),
-        Artefact("table3", "table", partial(make_paper_table, "table3"), "table3.rst", PAPER_TABLE_INPUTS),
+        Artefact("table2", "table", partial(make_paper_table_of_files, "table2"), "table2.rst", PAPER_TABLE_INPUTS),
+        Artefact("table3", "table", partial(make_paper_table_of_files, "table3"), "table3.rst", PAPER_TABLE_INPUTS),
         Artefact(
             "dataset_table", "table", make_dataset_table, "dataset_table.rst",
-            "dataset, entry, layout, synthetic, outcome_files, statistics",
+            "dataset_file, layout, outcome_files, statistics",
         ),
         Artefact(
             "table4", "table", make_table4, "table4.rst",
-            "layout, dataset, synthetic, outcome_files, entry, statistics",
+            "layout, dataset_file, outcome_files, statistics",
         ),
         Artefact(
             "lesionwise_table", "table", make_lesionwise_table, "lesionwise_table.rst",
-            "layout, synthetic, outcome_files, statistics",
+            "dataset_file, layout, outcome_files, statistics",
         ),
         Artefact("rank_stability", "table", make_rank_stability, "rank_stability.rst", RANK_INPUTS),
         Artefact("rank_blobs", "figure", make_rank_blobs, "rank_blobs.rst", RANK_INPUTS),
@@ -340,7 +351,7 @@ ARTEFACTS: dict[str, Artefact] = {
         Artefact("table5", "table", make_table5, "table5.rst", "paths, reduced_scale, dataset"),
         Artefact(
             "figure4", "figure", make_figure4, "fig4.rst",
-            "dataset, layout, root, split_path, gt_dir, prediction_dirs",
+            "dataset_file, split_path, gt_dir, prediction_dirs",
         ),
         Artefact("training_curves", "figure", make_training_curves, "training_curves.rst", "logs, dataset"),
         Artefact("efficiency_chart", "figure", make_efficiency_chart, "efficiency.rst", "paths"),

@@ -11,22 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from segmamba.data.dataset_config import resolve_dataset
-from segmamba.data.registry import LESION_WISE_DATASET, dataset_label
+from segmamba.data.dataset_file import read_dataset_file
+from segmamba.data.registry import dataset_label
 from segmamba.errors import InputError
 
 LESIONWISE_TITLE = "BraTS2023 lesion-wise Dice (%) and HD95 (mm) (BraTS 2023 definition), compared methods"
 
 
 def make_lesionwise_table(
+    dataset_file: str,
     layout: Mapping[str, str],
-    synthetic: bool,
     prefix: str,
     outcome_files: Mapping[str, Mapping[str, str]] | None = None,
     statistics: Mapping | None = None,
-    dataset: str = LESION_WISE_DATASET,
 ) -> None:
-    """Write the BraTS lesion-wise table (beside Table 2) from ``{model: metrics CSV}`` to ``<prefix>.*``.
+    """Write the BraTS lesion-wise table (beside Table 2) from ``{model: metrics CSV}`` to ``<prefix>.*``
+    (``dataset_file``: BraTS2023's ``results/brats2023/dataset.json``).
 
     With Table 2's statistics; when the metrics CSVs have no lesion-wise columns (``lesion_dice_wt`` ...), the
     table is empty and its note says so.
@@ -36,10 +36,10 @@ def make_lesionwise_table(
     from segmamba.report.statistics import StatisticsSettings
 
     settings = StatisticsSettings.from_inputs(statistics)
-    definition = resolve_dataset(dataset, {})
+    dataset = read_dataset_file(dataset_file)
     outcomes = read_outcomes(outcome_files)
     tidy = tables.build_lesionwise_table(
-        "table2_lesionwise", definition, read_metrics_layout(layout), synthetic, outcomes, settings
+        "table2_lesionwise", dataset.definition, read_metrics_layout(layout), dataset.synthetic, outcomes, settings
     )
     extra = [
         "Lesion-wise metrics as the BraTS 2023 challenge ranked them (per-lesion Dice and HD95, missed and "
@@ -55,16 +55,15 @@ def make_lesionwise_table(
     render.write_table(tidy, prefix, LESIONWISE_TITLE, table_notes)
 
 
-def _dataset_values(dataset: str, entry: Mapping | None, layout: Mapping[str, str]):
-    """(definition, {model: per-case metrics frame}) of one dataset's rank artefacts."""
+def _dataset_values(dataset_file: str, layout: Mapping[str, str]):
+    """(dataset name, definition, {model: per-case metrics frame}) of one dataset's rank artefacts."""
     from segmamba.report.build import read_metrics_layout
 
-    return resolve_dataset(dataset, dict(entry or {})), read_metrics_layout(layout)
+    dataset = read_dataset_file(dataset_file)
+    return dataset.name, dataset.definition, read_metrics_layout(layout)
 
 
-def make_rank_stability(
-    dataset: str, layout: Mapping[str, str], prefix: str, entry: Mapping | None = None, statistics=None
-) -> None:
+def make_rank_stability(dataset_file: str, layout: Mapping[str, str], prefix: str, statistics=None) -> None:
     """Write a dataset's rank-stability table (every reported metric) to ``<prefix>.csv|.md|.tex``: the CSV has
     one row per metric and method (``rank_stability.RANK_COLUMNS``), Markdown and LaTeX one cell per pair."""
     from segmamba.io_utils import write_text_atomic
@@ -72,7 +71,7 @@ def make_rank_stability(
     from segmamba.report.statistics import StatisticsSettings
 
     settings = StatisticsSettings.from_inputs(statistics).bootstrap
-    definition, metrics = _dataset_values(dataset, entry, layout)
+    dataset, definition, metrics = _dataset_values(dataset_file, layout)
     table = rank_stability.rank_stability_table(definition, metrics, settings)
     write_text_atomic(prefix + ".csv", table.to_csv(index=False, float_format="%.6g"))
     cells = rank_stability.rank_cells(table, f"rank_stability_{dataset}")
@@ -83,27 +82,25 @@ def make_rank_stability(
     write_text_atomic(prefix + ".tex", render.render_latex(cells, title, table_notes, f"rank_stability_{dataset}"))
 
 
-def _headline(dataset: str, entry: Mapping | None, layout: Mapping[str, str]):
-    """(metric, {model: per-case values of the dataset's headline metric})."""
+def _headline(dataset_file: str, layout: Mapping[str, str]):
+    """(dataset name, metric, {model: per-case values of the dataset's headline metric})."""
     from segmamba.report import rank_stability
 
-    definition, metrics = _dataset_values(dataset, entry, layout)
+    dataset, definition, metrics = _dataset_values(dataset_file, layout)
     metric = rank_stability.headline_metric(rank_stability.reported_metrics(definition, metrics))
     values = rank_stability.metric_values(metric, metrics, dataset)
     if rank_stability.case_matrix(values).empty:
         raise InputError(f"{dataset}: no test case has a {metric.key} value from every method ({', '.join(values)})")
-    return metric, values
+    return dataset, metric, values
 
 
-def make_rank_blobs(
-    dataset: str, layout: Mapping[str, str], out_path: str, entry: Mapping | None = None, statistics=None
-) -> None:
+def make_rank_blobs(dataset_file: str, layout: Mapping[str, str], out_path: str, statistics=None) -> None:
     """A dataset's blob plot of the bootstrap ranks of its headline metric (``rank_stability.headline_metric``)."""
     from segmamba.report import figures, paper, rank_stability
     from segmamba.report.statistics import StatisticsSettings
 
     settings = StatisticsSettings.from_inputs(statistics).bootstrap
-    metric, values = _headline(dataset, entry, layout)
+    dataset, metric, values = _headline(dataset_file, layout)
     matrix = rank_stability.case_matrix(values).rename(columns=paper.method_label)
     lower = rank_stability.lower_is_better(metric.key)
     summary = rank_stability.rank_summary(matrix, lower, settings).set_index("method")
@@ -112,13 +109,11 @@ def make_rank_blobs(
     figures.plot_rank_blobs(frequencies, summary, out_path, title)
 
 
-def make_significance_map(
-    dataset: str, layout: Mapping[str, str], out_path: str, entry: Mapping | None = None, statistics=None
-) -> None:
+def make_significance_map(dataset_file: str, layout: Mapping[str, str], out_path: str, statistics=None) -> None:
     """A dataset's pairwise significance map of its headline metric, methods in the order of their mean."""
     from segmamba.report import figures, paper, rank_stability
 
-    metric, values = _headline(dataset, entry, layout)
+    dataset, metric, values = _headline(dataset_file, layout)
     lower = rank_stability.lower_is_better(metric.key)
     pairs = rank_stability.pairwise_tests(values, lower)
     pairs["method"] = pairs["method"].map(paper.method_label)

@@ -16,6 +16,7 @@ from scipy.stats import wilcoxon
 from skimage.morphology import skeletonize
 
 from segmamba.cli import main
+from segmamba.data.dataset_file import resolve_dataset_file
 from segmamba.errors import InputError
 from segmamba.evaluate.airway import airway_score, largest_component, parse_airway_tree
 from segmamba.evaluate.evaluate import evaluate_folders, run_evaluation
@@ -467,8 +468,9 @@ def nnunet_folders(tmp_path):
 def test_cli_nnunet_dataset_scores_every_label_by_its_name(nnunet_folders, tmp_path):
     root, pred_dir, gt_dir, cases = nnunet_folders
     out = tmp_path / "m.csv"
-    argv = ["evaluate", "--dataset", "nnunet", "--root", str(root), "--pred-dir", str(pred_dir)]
-    argv += ["--gt-dir", str(gt_dir), "--name", "kidneys"]
+    resolve_dataset_file("kidneys", {"format": "nnunet", "root": str(root)}, root).write(tmp_path / "dataset.json")
+    argv = ["evaluate", "--dataset-file", str(tmp_path / "dataset.json"), "--pred-dir", str(pred_dir)]
+    argv += ["--gt-dir", str(gt_dir)]
     assert main([*argv, "--out", str(out)]) == 0
     rows = list(csv.DictReader(open(out, newline="")))
     assert list(rows[0]) == [

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from segmamba.data.dataset_file import resolve_dataset_file
 from segmamba.report import build, figures
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -83,6 +84,9 @@ def test_figure4_is_titled_with_the_datasets_name_and_read_with_its_layout(tmp_p
 
     monkeypatch.setattr(figures, "plot_visual_comparison", capture)
     labels = str(root / "labelsTr")  # the ground truth itself as the "prediction"
-    build.make_figure4(name, layout, str(root), str(tmp_path / "split.json"), labels, {"segmamba": labels}, "f.png")
+    entry = {"format": layout, "root": str(root)}
+    resolve_dataset_file(name, entry, root).write(tmp_path / "dataset.json")
+    figure_inputs = (str(tmp_path / "split.json"), labels, {"segmamba": labels}, "f.png")
+    build.make_figure4(str(tmp_path / "dataset.json"), *figure_inputs)
     assert shown["title"].startswith(f"{title}: case CRC_00") and shown["title"].endswith(", CT")
     assert shown["predictions"] == ["SegMamba"] and shown["shape"] == (16, 16, 16)

@@ -10,6 +10,7 @@ import pytest
 from scipy.stats import wilcoxon
 from statsmodels.stats.multitest import multipletests
 
+from segmamba.data.dataset_file import resolve_dataset_file
 from segmamba.report import build, rank_stability
 from segmamba.report.statistics import BootstrapSettings
 
@@ -94,7 +95,9 @@ def test_rank_artefacts_are_written_from_metrics_csvs(tmp_path):
         path = tmp_path / f"{model}.csv"
         pd.DataFrame({"case": CASES, "dice": dice, "hd95": rng.uniform(1, 9, N_CASES)}).to_csv(path, index=False)
         layout[model] = str(path)
-    inputs = {"dataset": "crc500", "layout": layout, "entry": {}, "statistics": {"resamples": 2_000}}
+    dataset_file = str(tmp_path / "dataset.json")
+    resolve_dataset_file("crc500", {}, "").write(dataset_file)
+    inputs = {"dataset_file": dataset_file, "layout": layout, "statistics": {"resamples": 2_000}}
     build.write_artefact("rank_stability", inputs, tmp_path / "rank_stability_crc500.csv")
     table = pd.read_csv(tmp_path / "rank_stability_crc500.csv")
     assert list(table.columns) == rank_stability.RANK_COLUMNS
@@ -130,6 +133,8 @@ def test_rank_figures_without_a_case_every_method_has_are_an_input_error(tmp_pat
         path = tmp_path / f"{model}.csv"
         pd.DataFrame({"case": [f"{prefix}{i}" for i in range(3)], "dice": [0.5, 0.6, 0.7], "hd95": 1.0}).to_csv(path)
         layout[model] = str(path)
-    inputs = {"dataset": "crc500", "layout": layout, "entry": {}}
+    dataset_file = str(tmp_path / "dataset.json")
+    resolve_dataset_file("crc500", {}, "").write(dataset_file)
+    inputs = {"dataset_file": dataset_file, "layout": layout}
     with pytest.raises(InputError, match="crc500: no test case has a dice value from every method"):
         build.write_artefact("rank_blobs", inputs, tmp_path / "blobs.png")

@@ -11,6 +11,7 @@ import pytest
 from scipy.stats import bootstrap, wilcoxon
 from statsmodels.stats.multitest import multipletests
 
+from segmamba.data.dataset_file import resolve_dataset_file
 from segmamba.errors import InputError
 from segmamba.report import build, statistics_build
 from segmamba.report.statistics import StatisticsSettings
@@ -191,7 +192,9 @@ def test_nsd_columns_join_the_table_only_when_the_csvs_have_them(tmp_path):
 def test_lesionwise_table_has_table2s_statistics_and_is_empty_without_the_columns(tmp_path):
     lesion = tuple(f"lesion_{m}_{r}" for m in ("dice", "hd95") for r in ("wt", "tc", "et"))
     frames = brats_frames(np.random.default_rng(6), lesion)
-    statistics_build.make_lesionwise_table(write_layout(tmp_path, frames, "l"), True, str(tmp_path / "lesion"))
+    brats = str(tmp_path / "dataset.json")
+    resolve_dataset_file("brats2023", {}, "").write(brats)  # no root: a synthetic stand-in
+    statistics_build.make_lesionwise_table(brats, write_layout(tmp_path, frames, "l"), str(tmp_path / "lesion"))
     tidy = read_tidy(tmp_path / "lesion.csv")
     assert list(dict.fromkeys(tidy["metric"])) == [
         *(f"lesion_dice_{r}" for r in ("wt", "tc", "et")),
@@ -210,7 +213,7 @@ def test_lesionwise_table_has_table2s_statistics_and_is_empty_without_the_column
     assert headings == ["## BraTS2023: Lesion-wise Dice (%)", "## BraTS2023: Lesion-wise HD95 (mm)"]
 
     plain = {m: f.drop(columns=list(lesion)) for m, f in frames.items()}
-    statistics_build.make_lesionwise_table(write_layout(tmp_path, plain, "p"), True, str(tmp_path / "empty"))
+    statistics_build.make_lesionwise_table(brats, write_layout(tmp_path, plain, "p"), str(tmp_path / "empty"))
     assert read_tidy(tmp_path / "empty.csv").empty
     empty = (tmp_path / "empty.md").read_text()
     assert "No lesion-wise metrics" in empty and "|:" not in empty  # the note only, no empty table

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
+from segmamba.data.dataset_file import resolve_dataset_file
 from segmamba.errors import InputError
 from segmamba.report import build, efficiency_table, render, tables
 
@@ -147,7 +148,7 @@ def test_wilcoxon_pairs_cases_by_id_not_by_row_order(tmp_path):
 
 
 def test_table4_has_module_marks_and_ablation_paper_values(tmp_path, crc_layout):
-    build.make_table4(crc_layout, "crc500", True, str(tmp_path / "table4"))
+    build.make_table4(crc_layout, dataset_file(tmp_path, "crc500"), str(tmp_path / "table4"))
     tidy = pd.read_csv(tmp_path / "table4.csv", keep_default_na=False)
     marks = tidy[(tidy["status"] == "text") & (tidy["method"] == "segmamba_m2")].set_index("column")["text"]
     assert marks.to_dict() == {"LC": "", "GSC": "✓", "ToM": ""}
@@ -161,7 +162,7 @@ def test_table4_on_another_dataset_has_no_paper_values(tmp_path):
     rng = np.random.default_rng(1)
     columns = {f"{m}_{r}": rng.uniform(0.5, 1.0, 6) for m in ("dice", "hd95") for r in ("wt", "tc", "et")}
     layout = {"segmamba": write_csv(tmp_path / "s.csv", columns)}
-    build.make_table4(layout, "brats2023", True, str(tmp_path / "table4"))
+    build.make_table4(layout, dataset_file(tmp_path, "brats2023"), str(tmp_path / "table4"))
     tidy = pd.read_csv(tmp_path / "table4.csv")
     assert tidy[tidy["status"] != "text"]["paper"].isna().all()
     assert "↳ paper" not in (tmp_path / "table4.md").read_text()
@@ -176,7 +177,7 @@ def test_table4_on_a_dataset_of_your_own_reports_its_labels(tmp_path):
     rng = np.random.default_rng(2)
     per_model = {m: {c: rng.uniform(0.3, 0.9, 6) for c in columns} for m in ("segmamba", "segmamba_m2")}
     layout = {m: write_csv(tmp_path / f"{m}.csv", values) for m, values in per_model.items()}
-    build.make_table4(layout, "brain", False, str(tmp_path / "table4"), entry=entry)
+    build.make_table4(layout, dataset_file(tmp_path, "brain", entry), str(tmp_path / "table4"))
     tidy = pd.read_csv(tmp_path / "table4.csv")
     measured = tidy[tidy["status"] != "text"]
     assert list(dict.fromkeys(measured["metric"])) == [
@@ -195,6 +196,13 @@ def test_table4_on_a_dataset_of_your_own_reports_its_labels(tmp_path):
     markdown = " ".join((tmp_path / "table4.md").read_text().split())
     assert "Dataset: brain (the paper's ablation uses CRC-500; no paper values)." in markdown
     assert row_cells((tmp_path / "table4.md").read_text(), "M1")[0][1:4] == ["", "", ""]  # M1 not run: no modules
+
+
+def dataset_file(folder, name, entry=None) -> str:
+    """The dataset file of config entry ``entry`` (default: a paper dataset's synthetic stand-in)."""
+    path = folder / f"{name}.dataset.json"
+    resolve_dataset_file(name, entry or {}, (entry or {}).get("root", "")).write(path)
+    return str(path)
 
 
 def write_json(path, content) -> str:

@@ -15,8 +15,9 @@ from segmamba.report.build import ARTEFACTS
 
 REPO = Path(__file__).resolve().parents[2]
 RULE_FILES = REPO / "workflow" / "rules"
-#: Rule files that define no rules (helpers).
-HELPER_RULE_FILES = {"common.smk"}
+#: Rule files that define no rules (helpers: config checks, targets and resources; paths; step arguments; report
+#: inputs).
+HELPER_RULE_FILES = {"common.smk", "paths.smk", "arguments.smk", "report_inputs.smk"}
 
 
 def cell_items(cell: str) -> list[str]:

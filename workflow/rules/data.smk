@@ -1,6 +1,9 @@
 # The data stage: synthetic stand-ins (datasets without a configured root), the dataset check, the 70/10/20
 # split (written once and read by every later step), the cross-validation folds' splits (split.scheme cv) and
 # nnU-Net-style preprocessing (crop, resample, normalise; shared by every fold, see docs/protocols.md).
+# `check` writes the dataset file results/{dataset}/dataset.json (segmamba.data.dataset_file): the configured
+# dataset resolved once (layout, root, channels, labels, regions, target spacing, metrics); every later step
+# takes it as an input (--dataset-file), so a changed region or spacing reruns what depends on it.
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -27,14 +30,15 @@ rule synth:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# check: report every problem of a dataset at once (missing/corrupt files, shape or affine
-# mismatches, NaN/Inf, unexpected labels, empty cases) and fail before any work is done.
-# Output: results/{dataset}/check.txt (the check's report).
+# check: resolve the dataset's config entry and report every problem of its data at once (missing/corrupt files,
+# shape or affine mismatches, NaN/Inf, unexpected labels, empty cases); fail before any work is done.
+# Outputs: results/{dataset}/check.txt (the check's report) and results/{dataset}/dataset.json (the dataset file).
 rule check:
     input:
         root=raw_root,
     output:
         report="results/{dataset}/check.txt",
+        dataset_file="results/{dataset}/dataset.json",
     log:
         "results/logs/check/{dataset}.log",
     benchmark:
@@ -46,10 +50,10 @@ rule check:
         mem_mb=memory_mb("cpu"),
         runtime=runtime_minutes("cpu"),
     params:
-        layout=dataset_layout,
+        entry=dataset_entry,
     shell:
-        "segmamba check --dataset {params.layout} --name {wildcards.dataset} --root {input.root:q}"
-        " --out {output.report:q} > {log:q} 2>&1"
+        "segmamba check --name {wildcards.dataset} --entry {params.entry:q} --root {input.root:q}"
+        " --out {output.report:q} --write-dataset-file {output.dataset_file:q} > {log:q} 2>&1"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -58,8 +62,7 @@ rule check:
 # Output: results/{dataset}/split.json (train/val/test lists, seed, case-list hash).
 rule split:
     input:
-        root=raw_root,
-        check="results/{dataset}/check.txt",
+        dataset_file="results/{dataset}/dataset.json",
     output:
         split="results/{dataset}/split.json",
     log:
@@ -73,10 +76,9 @@ rule split:
         mem_mb=memory_mb("cpu"),
         runtime=runtime_minutes("cpu"),
     params:
-        layout=dataset_layout,
         seed=config["split"]["seed"],
     shell:
-        "segmamba split --dataset {params.layout} --root {input.root:q} --out {output.split:q}"
+        "segmamba split --dataset-file {input.dataset_file:q} --out {output.split:q}"
         " --seed {params.seed} > {log:q} 2>&1"
 
 
@@ -86,8 +88,7 @@ rule split:
 # Output: results/{dataset}/cv{folds}/fold{fold}/split.json (the shape of split.json, read by train and predict).
 rule fold_split:
     input:
-        root=raw_root,
-        check="results/{dataset}/check.txt",
+        dataset_file="results/{dataset}/dataset.json",
     output:
         split="results/{dataset}/cv{folds}/fold{fold}/split.json",
     log:
@@ -101,20 +102,19 @@ rule fold_split:
         mem_mb=memory_mb("cpu"),
         runtime=runtime_minutes("cpu"),
     params:
-        layout=dataset_layout,
         seed=config["split"]["seed"],
     shell:
-        "segmamba fold-split --dataset {params.layout} --root {input.root:q} --out {output.split:q}"
+        "segmamba fold-split --dataset-file {input.dataset_file:q} --out {output.split:q}"
         " --folds {wildcards.folds} --fold {wildcards.fold} --seed {params.seed} > {log:q} 2>&1"
 
 
 # ---------------------------------------------------------------------------------------------------------
 # preprocess: one float32 image and int8 label array per case plus its properties, the
-# dataset fingerprint and the normalisation parameters (configured target spacing and nnU-Net regions).
+# dataset fingerprint and the normalisation parameters (the dataset file's target spacing and regions).
 # Output: results/{dataset}/preprocessed/ (dataset.json, fingerprint.json, <case>/...).
 rule preprocess:
     input:
-        root=raw_root,
+        dataset_file="results/{dataset}/dataset.json",
         split="results/{dataset}/split.json",
     output:
         preprocessed=directory("results/{dataset}/preprocessed"),
@@ -129,9 +129,7 @@ rule preprocess:
         mem_mb=memory_mb("cpu"),
         runtime=runtime_minutes("cpu"),
     params:
-        layout=dataset_layout,
         settings=stage_settings("preprocess"),
-        options=preprocess_arguments,
     shell:
-        "segmamba preprocess --dataset {params.layout} --root {input.root:q} --split {input.split:q}"
-        " --out {output.preprocessed:q} --settings {params.settings:q} {params.options} > {log:q} 2>&1"
+        "segmamba preprocess --dataset-file {input.dataset_file:q} --split {input.split:q}"
+        " --out {output.preprocessed:q} --settings {params.settings:q} > {log:q} 2>&1"

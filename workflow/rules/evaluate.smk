@@ -6,7 +6,7 @@
 # Output: results/{dataset}/gt/<case>.nii.gz (cv: results/{dataset}/cv{K}/fold{fold}/gt/<case>.nii.gz).
 rule ground_truth:
     input:
-        root=raw_root,
+        dataset_file="results/{dataset}/dataset.json",
         split=run_split,
     output:
         gt=directory(f"results/{FOLD_ID}/gt"),
@@ -20,24 +20,22 @@ rule ground_truth:
     resources:
         mem_mb=memory_mb("cpu"),
         runtime=runtime_minutes("cpu"),
-    params:
-        layout=dataset_layout,
     shell:
-        "segmamba ground-truth --dataset {params.layout} --root {input.root:q} --split {input.split:q}"
+        "segmamba ground-truth --dataset-file {input.dataset_file:q} --split {input.split:q}"
         " --subset test --out {output.gt:q} > {log:q} 2>&1"
 
 
 # ---------------------------------------------------------------------------------------------------------
 # evaluate: Dice/HD95/NSD (BraTS regions plus lesion-wise Dice/HD95, CRC tumour, an nnU-Net dataset's labels
-# or regions) or IoU/DLR/DBR/NSD (AIIB airway) per case. An nnU-Net dataset's root is an input: its
-# dataset.json names the labels. Predictions of a model of another split are refused (--split).
+# or regions) or IoU/DLR/DBR/NSD (AIIB airway) per case, as the dataset file defines them. Predictions of a
+# model of another split are refused (--split).
 # Outputs: results/{RUN_ID}/metrics/{model}.csv and its .summary.json (nnU-Net v2 summary.json shape).
 rule evaluate:
     input:
         predictions=f"results/{RUN_ID}/predictions/{{model}}",
         gt=run_gt,
         split=run_split,
-        root=evaluation_root,
+        dataset_file="results/{dataset}/dataset.json",
     output:
         metrics=f"results/{RUN_ID}/metrics/{{model}}.csv",
         summary=f"results/{RUN_ID}/metrics/{{model}}.summary.json",
@@ -52,13 +50,9 @@ rule evaluate:
         mem_mb=memory_mb("cpu"),
         runtime=runtime_minutes("cpu"),
     params:
-        layout=dataset_layout,
-        options=evaluation_arguments,
         convention=config["evaluation"]["convention"],
         nsd=nsd_tolerance_argument,
     shell:
-        "segmamba evaluate --dataset {params.layout} --name {wildcards.dataset} --pred-dir {input.predictions:q}"
-        " --gt-dir {input.gt:q} --split {input.split:q}"
-        " --out {output.metrics:q} --convention {params.convention} --nsd-tolerance-mm {params.nsd}"
-        " --workers {threads} {params.options}"
-        " > {log:q} 2>&1"
+        "segmamba evaluate --dataset-file {input.dataset_file:q} --pred-dir {input.predictions:q}"
+        " --gt-dir {input.gt:q} --split {input.split:q} --out {output.metrics:q} --convention {params.convention}"
+        " --nsd-tolerance-mm {params.nsd} --workers {threads} > {log:q} 2>&1"

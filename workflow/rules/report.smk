@@ -24,14 +24,18 @@ localrules:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Each artefact's inputs are one function of the wildcards returning `segmamba report --inputs`; the rule's
+# `input:` is every file in it (report_files) and its params the same dict as JSON (report_json).
+
+
+# ---------------------------------------------------------------------------------------------------------
 # report_table2: BraTS2023 WT/TC/ET/Avg Dice and HD95 + AIIB2023 IoU/DLR/DBR of the compared methods,
 # ours (mean ± std, bootstrap CI, Holm-adjusted Wilcoxon p vs the reference) beside the paper's numbers; collapsed trainings (train_summary.json)
 # and all-background test predictions (the evaluation summary) are marked.
 # Outputs: results/tables/table2.{csv,md,tex}.
 rule report_table2:
     input:
-        metrics=flat_paths(paper_table_layout("table2")),
-        outcomes=flat_paths(paper_table_outcome_files("table2")),
+        report_files(table2_inputs),
     output:
         csv=report(
             "results/tables/table2.csv",
@@ -49,7 +53,7 @@ rule report_table2:
     conda:
         "../../envs/analysis.yaml"
     params:
-        inputs=with_statistics(paper_table_inputs("table2")),
+        inputs=report_json(table2_inputs),
     shell:
         "segmamba report table2 --inputs {params.inputs:q} --out {output.csv:q} > {log:q} 2>&1"
 
@@ -59,8 +63,7 @@ rule report_table2:
 # Outputs: results/tables/table3.{csv,md,tex}.
 rule report_table3:
     input:
-        metrics=flat_paths(paper_table_layout("table3")),
-        outcomes=flat_paths(paper_table_outcome_files("table3")),
+        report_files(table3_inputs),
     output:
         csv=report(
             "results/tables/table3.csv",
@@ -76,7 +79,7 @@ rule report_table3:
     conda:
         "../../envs/analysis.yaml"
     params:
-        inputs=with_statistics(paper_table_inputs("table3")),
+        inputs=report_json(table3_inputs),
     shell:
         "segmamba report table3 --inputs {params.inputs:q} --out {output.csv:q} > {log:q} 2>&1"
 
@@ -88,8 +91,7 @@ rule report_table3:
 # Outputs: results/tables/{dataset}.{csv,md,tex}.
 rule report_dataset_table:
     input:
-        metrics=dataset_table_metrics,
-        outcomes=dataset_table_outcomes,
+        report_files(dataset_table_inputs),
     output:
         csv=report(
             "results/tables/{dataset}.csv",
@@ -107,7 +109,7 @@ rule report_dataset_table:
     conda:
         "../../envs/analysis.yaml"
     params:
-        inputs=dataset_table_statistics_inputs,
+        inputs=report_json(dataset_table_inputs),
     shell:
         "segmamba report dataset_table --inputs {params.inputs:q} --out {output.csv:q} > {log:q} 2>&1"
 
@@ -120,8 +122,7 @@ rule report_dataset_table:
 # Outputs: results/tables/table4.{csv,md,tex}.
 rule report_table4:
     input:
-        metrics=flat_paths(table4_layout()),
-        outcomes=flat_paths(table4_outcome_files()),
+        report_files(table4_inputs),
     output:
         csv=report(
             "results/tables/table4.csv",
@@ -137,7 +138,7 @@ rule report_table4:
     conda:
         "../../envs/analysis.yaml"
     params:
-        inputs=with_statistics(table4_inputs()),
+        inputs=report_json(table4_inputs),
     shell:
         "segmamba report table4 --inputs {params.inputs:q} --out {output.csv:q} > {log:q} 2>&1"
 
@@ -147,7 +148,7 @@ rule report_table4:
 # Outputs: results/tables/table5.{csv,md,tex}.
 rule report_table5:
     input:
-        efficiency_paths(),
+        report_files(table5_inputs),
     output:
         csv=report(
             "results/tables/table5.csv",
@@ -163,11 +164,7 @@ rule report_table5:
     conda:
         "../../envs/analysis.yaml"
     params:
-        inputs=report_inputs(
-            paths=efficiency_paths(),
-            reduced_scale=config["scale"] != "paper",
-            dataset=config["efficiency"]["dataset"],
-        ),
+        inputs=report_json(table5_inputs),
     shell:
         "segmamba report table5 --inputs {params.inputs:q} --out {output.csv:q} > {log:q} 2>&1"
 
@@ -178,7 +175,7 @@ rule report_table5:
 # Output: results/figures/fig4_{dataset}.png.
 rule report_figure4:
     input:
-        unpack(figure4_inputs),
+        report_files(figure4_inputs),
     output:
         figure=report(
             "results/figures/fig4_{dataset}.png",
@@ -192,7 +189,7 @@ rule report_figure4:
     conda:
         "../../envs/analysis.yaml"
     params:
-        inputs=figure4_report_inputs,
+        inputs=report_json(figure4_inputs),
     shell:
         "segmamba report figure4 --inputs {params.inputs:q} --out {output.figure:q} > {log:q} 2>&1"
 
@@ -202,7 +199,7 @@ rule report_figure4:
 # Output: results/figures/training_curves_{dataset}.png.
 rule report_training_curves:
     input:
-        logs=training_logs,
+        report_files(training_curves_inputs),
     output:
         figure=report(
             "results/figures/training_curves_{dataset}.png",
@@ -216,7 +213,7 @@ rule report_training_curves:
     conda:
         "../../envs/analysis.yaml"
     params:
-        inputs=training_curves_inputs,
+        inputs=report_json(training_curves_inputs),
     shell:
         "segmamba report training_curves --inputs {params.inputs:q} --out {output.figure:q} > {log:q} 2>&1"
 
@@ -226,7 +223,7 @@ rule report_training_curves:
 # Output: results/figures/efficiency.png.
 rule report_efficiency_chart:
     input:
-        results=efficiency_paths(),
+        report_files(efficiency_chart_inputs),
     output:
         figure=report(
             "results/figures/efficiency.png",
@@ -240,7 +237,7 @@ rule report_efficiency_chart:
     conda:
         "../../envs/analysis.yaml"
     params:
-        inputs=report_inputs(paths=efficiency_paths()),
+        inputs=report_json(efficiency_chart_inputs),
     shell:
         "segmamba report efficiency_chart --inputs {params.inputs:q} --out {output.figure:q} > {log:q} 2>&1"
 
@@ -252,7 +249,7 @@ rule report_efficiency_chart:
 # Outputs: results/tables/cost_{dataset}.{csv,md,tex}.
 rule report_cost_table:
     input:
-        cost_table_files,
+        report_files(cost_table_inputs),
     output:
         csv=report(
             "results/tables/cost_{dataset}.csv",
@@ -270,7 +267,7 @@ rule report_cost_table:
     conda:
         "../../envs/analysis.yaml"
     params:
-        inputs=cost_table_inputs,
+        inputs=report_json(cost_table_inputs),
     shell:
         "segmamba report cost_table --inputs {params.inputs:q} --out {output.csv:q} > {log:q} 2>&1"
 
@@ -281,7 +278,7 @@ rule report_cost_table:
 # Outputs: results/tables/table2_lesionwise.{csv,md,tex}.
 rule report_lesionwise_table:
     input:
-        metrics=flat_paths(metrics_paths(LESION_WISE_DATASET, config["models"])),
+        report_files(lesionwise_inputs),
     output:
         csv=report(
             "results/tables/table2_lesionwise.csv",
@@ -297,7 +294,7 @@ rule report_lesionwise_table:
     conda:
         "../../envs/analysis.yaml"
     params:
-        inputs=lesionwise_inputs(),
+        inputs=report_json(lesionwise_inputs),
     shell:
         "segmamba report lesionwise_table --inputs {params.inputs:q} --out {output.csv:q} > {log:q} 2>&1"
 
@@ -308,7 +305,7 @@ rule report_lesionwise_table:
 # Outputs: results/tables/rank_stability_{dataset}.{csv,md,tex}.
 rule report_rank_stability:
     input:
-        metrics=rank_metrics,
+        report_files(rank_inputs),
     output:
         csv=report(
             "results/tables/rank_stability_{dataset}.csv",
@@ -324,7 +321,7 @@ rule report_rank_stability:
     conda:
         "../../envs/analysis.yaml"
     params:
-        inputs=rank_inputs,
+        inputs=report_json(rank_inputs),
     shell:
         "segmamba report rank_stability --inputs {params.inputs:q} --out {output.csv:q} > {log:q} 2>&1"
 
@@ -334,7 +331,7 @@ rule report_rank_stability:
 # Output: results/figures/rank_blobs_{dataset}.png.
 rule report_rank_blobs:
     input:
-        metrics=rank_metrics,
+        report_files(rank_inputs),
     output:
         figure=report(
             "results/figures/rank_blobs_{dataset}.png",
@@ -348,7 +345,7 @@ rule report_rank_blobs:
     conda:
         "../../envs/analysis.yaml"
     params:
-        inputs=rank_inputs,
+        inputs=report_json(rank_inputs),
     shell:
         "segmamba report rank_blobs --inputs {params.inputs:q} --out {output.figure:q} > {log:q} 2>&1"
 
@@ -359,7 +356,7 @@ rule report_rank_blobs:
 # Output: results/figures/significance_{dataset}.png.
 rule report_significance_map:
     input:
-        metrics=rank_metrics,
+        report_files(rank_inputs),
     output:
         figure=report(
             "results/figures/significance_{dataset}.png",
@@ -373,6 +370,6 @@ rule report_significance_map:
     conda:
         "../../envs/analysis.yaml"
     params:
-        inputs=rank_inputs,
+        inputs=report_json(rank_inputs),
     shell:
         "segmamba report significance_map --inputs {params.inputs:q} --out {output.figure:q} > {log:q} 2>&1"
