@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from segmamba.data.dataset_file import read_dataset_file
 from segmamba.data.registry import DATASETS, PAPER_ABLATION_DATASET, DatasetDefinition, dataset_label, paper_datasets
@@ -30,11 +30,6 @@ from segmamba.report.statistics_build import (
     make_significance_map,
 )
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from segmamba.report.tables import TrainingOutcome
-
 #: Image channel preferred for the visual comparison (FLAIR for BraTS; CT datasets have one channel).
 PREFERRED_CHANNELS = ("t2f", "flair", "CT")
 
@@ -44,50 +39,6 @@ TITLES = {
     "table4": "Table 4: ablation of the GSC and ToM modules",
     "table5": "Table 5: efficiency (training memory TM, inference memory IM, inference throughput IT)",
 }
-
-
-def read_metrics_layout(layout: Mapping[str, str | os.PathLike | Sequence[Mapping]]) -> dict[str, pd.DataFrame]:
-    """Read ``{model: metrics CSV or list of runs}`` into ``{model: per-case frame}`` (``protocol_inputs``)."""
-    from segmamba.report import protocol_inputs
-
-    return {model: protocol_inputs.read_model_metrics(entry, f"metrics of {model}") for model, entry in layout.items()}
-
-
-def read_optional_json(path: str | os.PathLike | None) -> dict | None:
-    """A JSON file's content, or None when ``path`` is None or the file does not exist.
-
-    Raises:
-        InputError: the file exists but is not a JSON object.
-    """
-    if path is None or not os.path.exists(path):
-        return None
-    try:
-        content = json.loads(open(path).read())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: cannot read JSON ({exc})") from exc
-    if not isinstance(content, dict):
-        raise InputError(f"{path}: expected a JSON object, got {type(content).__name__}")
-    return content
-
-
-def read_outcomes(files: Mapping[str, Mapping[str, str]] | None) -> dict[str, TrainingOutcome]:
-    """``{model: TrainingOutcome}`` from ``{model: {"train_summary": path, "metrics_summary": path}}``.
-
-    Either file may be absent (then it says nothing): ``train_summary.json`` names a collapsed training, the
-    evaluation summary beside the metrics CSV an all-background test prediction.
-    """
-    from segmamba.report import protocol_inputs, tables
-    from segmamba.report.provenance import check_same_split_per_fold
-
-    check_same_split_per_fold(files or {})
-    return {
-        model: protocol_inputs.runs_outcome(paths)  # several trainings (folds, seeds)
-        if isinstance(paths, list)
-        else tables.training_outcome(
-            read_optional_json(paths.get("train_summary")), read_optional_json(paths.get("metrics_summary"))
-        )
-        for model, paths in (files or {}).items()
-    }
 
 
 def make_paper_table(
@@ -104,6 +55,7 @@ def make_paper_table(
     ``statistics``: ``{"reference": model, "resamples": n, "seed": s}`` (``StatisticsSettings.from_inputs``).
     """
     from segmamba.report import notes, render, tables
+    from segmamba.report.protocol_inputs import read_metrics_layout, read_outcomes
     from segmamba.report.statistics import StatisticsSettings
 
     settings = StatisticsSettings.from_inputs(statistics)
@@ -142,6 +94,7 @@ def make_dataset_table(
     ``dataset_file``: the dataset's ``results/<dataset>/dataset.json``, which defines its metrics.
     """
     from segmamba.report import notes, render, tables
+    from segmamba.report.protocol_inputs import read_metrics_layout, read_outcomes
     from segmamba.report.statistics import StatisticsSettings
 
     settings = StatisticsSettings.from_inputs(statistics)
@@ -180,6 +133,7 @@ def make_table4(
     ``dataset_file``: the ablation dataset's ``results/<dataset>/dataset.json``.
     """
     from segmamba.report import notes, render, tables
+    from segmamba.report.protocol_inputs import read_metrics_layout, read_outcomes
     from segmamba.report.statistics import StatisticsSettings
 
     settings = StatisticsSettings.from_inputs(statistics)

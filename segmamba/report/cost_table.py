@@ -151,7 +151,7 @@ def build_cost_rows(runs: Mapping[str, Mapping[str, str]]) -> list[dict[str, Any
         InputError: a training summary is missing or unreadable, or a prediction log is malformed (naming it).
     """
     from segmamba.cost.predict import PREDICTION_LOG, read_prediction_log
-    from segmamba.report.build import read_optional_json
+    from segmamba.report.result_files import read_optional_json
 
     rows = []
     for model, paths in runs.items():

@@ -17,6 +17,7 @@ import pandas as pd
 
 from segmamba.errors import InputError
 from segmamba.report import tables
+from segmamba.report.result_files import read_optional_json
 
 
 def load_runs(runs: Sequence[Mapping], source: str = "metrics") -> pd.DataFrame:
@@ -78,7 +79,6 @@ def runs_outcome(runs: Sequence[Mapping]) -> tables.TrainingOutcome:
     CSV's ``note``) when some trainings predicted only background. A reason counts the runs and names the first one's
     seed, fold and reason.
     """
-    from segmamba.report.build import read_optional_json
 
     outcomes = []
     for run in runs:
@@ -95,3 +95,27 @@ def runs_outcome(runs: Sequence[Mapping]) -> tables.TrainingOutcome:
             return tables.TrainingOutcome(status, reason)
         return tables.TrainingOutcome(tables.OK, reason)
     return tables.TrainingOutcome()
+
+
+def read_metrics_layout(layout: Mapping[str, str | os.PathLike | Sequence[Mapping]]) -> dict[str, pd.DataFrame]:
+    """Read ``{model: metrics CSV or list of runs}`` into ``{model: per-case frame}``."""
+    return {model: read_model_metrics(entry, f"metrics of {model}") for model, entry in layout.items()}
+
+
+def read_outcomes(files: Mapping[str, Mapping[str, str]] | None) -> dict[str, tables.TrainingOutcome]:
+    """``{model: TrainingOutcome}`` from ``{model: {"train_summary": path, "metrics_summary": path}}``.
+
+    Either file may be absent (then it says nothing): ``train_summary.json`` names a collapsed training, the
+    evaluation summary beside the metrics CSV an all-background test prediction.
+    """
+    from segmamba.report.provenance import check_same_split_per_fold
+
+    check_same_split_per_fold(files or {})
+    return {
+        model: runs_outcome(paths)  # several trainings (folds, seeds)
+        if isinstance(paths, list)
+        else tables.training_outcome(
+            read_optional_json(paths.get("train_summary")), read_optional_json(paths.get("metrics_summary"))
+        )
+        for model, paths in (files or {}).items()
+    }

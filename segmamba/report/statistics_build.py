@@ -32,7 +32,7 @@ def make_lesionwise_table(
     table is empty and its note says so.
     """
     from segmamba.report import notes, render, tables
-    from segmamba.report.build import read_metrics_layout, read_outcomes
+    from segmamba.report.protocol_inputs import read_metrics_layout, read_outcomes
     from segmamba.report.statistics import StatisticsSettings
 
     settings = StatisticsSettings.from_inputs(statistics)
@@ -57,7 +57,7 @@ def make_lesionwise_table(
 
 def _dataset_values(dataset_file: str, layout: Mapping[str, str]):
     """(dataset name, definition, {model: per-case metrics frame}) of one dataset's rank artefacts."""
-    from segmamba.report.build import read_metrics_layout
+    from segmamba.report.protocol_inputs import read_metrics_layout
 
     dataset = read_dataset_file(dataset_file)
     return dataset.name, dataset.definition, read_metrics_layout(layout)

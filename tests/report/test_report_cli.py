@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from segmamba.cli import main
+from segmamba.data.dataset_file import resolve_dataset_file
 from segmamba.report.build import ARTEFACTS, output_stem
 
 
@@ -23,7 +24,9 @@ def test_report_writes_table3_from_an_inputs_file(tmp_path):
         "uxnet": metrics_csv(tmp_path / "uxnet.csv", [0.8, 0.7, 0.8, 0.6], [3.0, 4.0, 3.0, 7.0]),
     }
     inputs = tmp_path / "inputs.json"
-    inputs.write_text(json.dumps({"layout": {"crc500": layout}, "synthetic": {"crc500": True}}))
+    dataset_file = tmp_path / "crc500.dataset.json"
+    resolve_dataset_file("crc500", {}, "").write(dataset_file)
+    inputs.write_text(json.dumps({"layout": {"crc500": layout}, "dataset_files": {"crc500": str(dataset_file)}}))
     out = tmp_path / "tables" / "table3.csv"
     assert main(["report", "table3", "--inputs", str(inputs), "--out", str(out)]) == 0
     tidy = pd.read_csv(out)

@@ -92,7 +92,7 @@ def test_one_collapsed_training_marks_the_model(tmp_path):
         return {"train_summary": str(summary), "metrics_summary": None, "seed": seed, "fold": fold}
 
     runs = [run_files(0, 0, False), run_files(0, 1, False), run_files(1, 0, True), run_files(1, 1, False)]
-    outcome = build.read_outcomes({"uxnet": runs})["uxnet"]
+    outcome = protocol_inputs.read_outcomes({"uxnet": runs})["uxnet"]
     assert outcome.status == tables.COLLAPSED
     assert outcome.reason == "1 of 4 trainings (first: seed 1, fold 0: loss is NaN)"
     assert protocol_inputs.runs_outcome(runs[:2]) == tables.TrainingOutcome()

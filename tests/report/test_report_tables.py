@@ -13,7 +13,7 @@ from scipy.stats import wilcoxon
 
 from segmamba.data.dataset_file import resolve_dataset_file
 from segmamba.errors import InputError
-from segmamba.report import build, efficiency_table, render, tables
+from segmamba.report import build, efficiency_table, protocol_inputs, render, tables
 
 CASES = ["c1", "c2", "c3", "c4", "c5", "c6"]
 SEGMAMBA_DICE = [0.90, 0.85, 0.80, 0.95, 0.70, 0.88]
@@ -272,7 +272,7 @@ def test_all_background_mark_reads_the_evaluation_summary_that_segmamba_evaluate
     for name in ("empty", "partial"):
         csv_path = tmp_path / f"{name}.csv"
         run_evaluation("crc500", tmp_path / name, tmp_path / "gt", csv_path)
-        outcomes[name] = build.read_outcomes({name: {"metrics_summary": str(summary_path(csv_path))}})[name]
+        outcomes[name] = protocol_inputs.read_outcomes({name: {"metrics_summary": str(summary_path(csv_path))}})[name]
     assert outcomes["empty"].status == tables.BACKGROUND_ONLY
     assert outcomes["partial"].status == tables.OK
 
@@ -281,7 +281,7 @@ def test_corrupt_train_summary_is_an_input_error_naming_the_file(tmp_path):
     bad = tmp_path / "train_summary.json"
     bad.write_text("{not json")
     with pytest.raises(InputError, match="train_summary.json"):
-        build.read_outcomes({"segmamba": {"train_summary": str(bad)}})
+        protocol_inputs.read_outcomes({"segmamba": {"train_summary": str(bad)}})
 
 
 def efficiency_json(tmp_path, model, size, tm, im, it, device="NVIDIA H200", **fields) -> str:
