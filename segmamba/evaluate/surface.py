@@ -29,6 +29,8 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from segmamba.evaluate.surfel_tables import surfel_tables
+
 FULL_NEIGHBOURHOOD = 255
 CROSS = ndimage.generate_binary_structure(3, 1)
 
@@ -53,11 +55,9 @@ def padded_crop(mask: np.ndarray, box: tuple[slice, ...]) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def monai_tables() -> tuple[np.ndarray, np.ndarray]:
-    """MONAI's copies of DeepMind's 2 x 2 x 2 encoding kernel and neighbour-code-to-normals table, imported on
-    first use (``import monai`` imports all of MONAI and torch: seconds a job that scores no surface)."""
-    from monai.metrics.utils import ENCODING_KERNEL, _get_neighbour_code_to_normals_table
-
-    return np.asarray(ENCODING_KERNEL[3]), _get_neighbour_code_to_normals_table().cpu().numpy().astype(np.float64)
+    """MONAI's copies of DeepMind's 2 x 2 x 2 encoding kernel and neighbour-code-to-normals table, read on first
+    use from MONAI's source without importing MONAI (``segmamba/evaluate/surfel_tables.py``)."""
+    return surfel_tables()
 
 
 @lru_cache(maxsize=32)
