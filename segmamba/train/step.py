@@ -37,14 +37,9 @@ def step_seed(seed: int, rank: int, iteration: int) -> int:
 
 
 def configure_determinism(device: torch.device) -> None:
-    """Enforce deterministic algorithms on CPU (so resumed runs are bit-identical); CUDA keeps its fast paths.
-
-    This sets the eager-mode flag that ``torch.use_deterministic_algorithms`` sets; that function also sets
-    ``torch._inductor.config.deterministic``, importing torch's compiler stack (1-2 s of every training job)
-    for ``torch.compile``, which the training does not use.
-    """
+    """Enforce deterministic algorithms on CPU (so resumed runs are bit-identical); CUDA keeps its fast paths."""
     if device.type == "cpu":
-        torch._C._set_deterministic_algorithms(True, warn_only=True)
+        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def memory_format_for(device: torch.device) -> torch.memory_format:
