@@ -44,7 +44,7 @@ def configure_determinism(device: torch.device) -> None:
 
 def memory_format_for(device: torch.device) -> torch.memory_format:
     """Memory format of the model and its input batches: ``channels_last_3d`` on CPU, where oneDNN's 3D
-    convolutions take 10-25 % less CPU time per training step in it (``benchmarks/channels_last.py``);
+    convolutions take 3-29 % less CPU time per training step in it (``benchmarks/channels_last.py``);
     contiguous on CUDA (the fused scan and attention kernels expect it)."""
     return torch.channels_last_3d if device.type == "cpu" else torch.contiguous_format
 
