@@ -10,9 +10,9 @@ Two surface definitions are used; the distances between surface points are exact
 - **Nikolov et al.'s** (:class:`SurfelDistances`; DeepMind's ``surface-distance``, Nikolov et al. 2021,
   arXiv 1809.04430): surface elements ("surfels") on the voxel-corner grid, one per 2 x 2 x 2 neighbourhood
   that is neither empty nor full, weighted by their area in mm^2 for the real spacing (the marching-cubes
-  normals table of DeepMind's code, as MONAI ships it). The normalised surface Dice (:func:`surface_dice`)
-  and the area-weighted robust Hausdorff distance (:func:`robust_hausdorff`, the BraTS 2023 lesion-wise HD95)
-  come from these distances.
+  tables of DeepMind's ``surface-distance`` package, the reference implementation). The normalised surface
+  Dice (:func:`surface_dice`) and the area-weighted robust Hausdorff distance (:func:`robust_hausdorff`, the
+  BraTS 2023 lesion-wise HD95) come from these distances.
 
 Both find the surfaces on the bounding box of the union of the two masks with a one-voxel margin of
 background: every surface element lies inside it (voxels outside the image count as background, as in medpy
@@ -28,6 +28,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
+from surface_distance import lookup_tables
 
 FULL_NEIGHBOURHOOD = 255
 CROSS = ndimage.generate_binary_structure(3, 1)
@@ -51,29 +52,18 @@ def padded_crop(mask: np.ndarray, box: tuple[slice, ...]) -> np.ndarray:
     return np.pad(np.asarray(mask[box], dtype=bool), 1)
 
 
-@lru_cache(maxsize=1)
-def monai_tables() -> tuple[np.ndarray, np.ndarray]:
-    """MONAI's copies of DeepMind's 2 x 2 x 2 encoding kernel and neighbour-code-to-normals table, imported on
-    first use (``import monai`` imports all of MONAI and torch: seconds a job that scores no surface)."""
-    from monai.metrics.utils import ENCODING_KERNEL, _get_neighbour_code_to_normals_table
-
-    return np.asarray(ENCODING_KERNEL[3]), _get_neighbour_code_to_normals_table().cpu().numpy().astype(np.float64)
-
-
 @lru_cache(maxsize=32)
 def surfel_area_table(spacing: tuple[float, float, float]) -> np.ndarray:
-    """Area in mm^2 of the surface in each of the 256 2 x 2 x 2 neighbourhood codes, for a voxel spacing
-    in array axis order (Nikolov et al.'s table: the sum of the norms of the code's spacing-scaled normals)."""
-    normals = monai_tables()[1]
-    s0, s1, s2 = (float(s) for s in spacing)
-    scale = np.array([s1 * s2, s0 * s2, s0 * s1])
-    return np.linalg.norm(normals * scale, axis=-1).sum(axis=-1)
+    """Area in mm^2 of the surface in each of the 256 2 x 2 x 2 neighbourhood codes, for a voxel spacing in array
+    axis order: DeepMind's ``surface-distance`` table (the sum of the norms of the code's spacing-scaled
+    marching-cubes normals; MONAI ships the same normals)."""
+    return lookup_tables.create_table_neighbour_code_to_surface_area(tuple(float(s) for s in spacing))
 
 
 def neighbourhood_codes(padded: np.ndarray) -> np.ndarray:
     """The 8-bit code of every 2 x 2 x 2 neighbourhood (voxel corner) of a padded mask, with the bit weights of
-    DeepMind's / MONAI's encoding kernel."""
-    kernel = monai_tables()[0]
+    DeepMind's encoding kernel (MONAI's ``ENCODING_KERNEL[3]`` is the same)."""
+    kernel = lookup_tables.ENCODE_NEIGHBOURHOOD_3D_KERNEL
     size = tuple(n - 1 for n in padded.shape)
     codes = np.zeros(size, dtype=np.uint8)
     for offset in np.ndindex(2, 2, 2):

@@ -36,7 +36,7 @@ from segmamba.train.preemption import StopRequest
 from segmamba.train.run_lock import RunFolderLock, remove_stale_temp_files
 from segmamba.train.run_outputs import plot_training_curve, train_summary, write_settings_copy, write_train_log
 from segmamba.train.settings import TrainSettings, changed_environment, changed_settings
-from segmamba.train.step import configure_determinism, make_optimizer, poly_lr, step_seed, train_step
+from segmamba.train.step import configure_determinism, make_optimizer, model_on, poly_lr, step_seed, train_step
 from segmamba.train.tracking import NO_TRACKING, track_training
 from segmamba.train.validation import ValidationInterrupted, summarise_validation, validate_case, validate_cases
 
@@ -85,7 +85,7 @@ class Trainer:
     def build(self) -> None:
         """Create model, optimizer and grad scaler; restore them from checkpoint_latest.pt if present."""
         seed_everything(self.config.seed)  # identical initial weights on every rank
-        self.model = model_checkpoint.build_from_spec(self.spec).to(self.device)
+        self.model = model_on(self.device, model_checkpoint.build_from_spec(self.spec))
         self.optimizer = make_optimizer(self.model, self.config)
         self.loss_fn = make_loss(self.config.loss)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
