@@ -35,7 +35,7 @@ SERVER_START_TIMEOUT_S = 300  # a loaded 2-core machine needs over a minute for 
 
 
 def tracking_env(uri: str, experiment: str) -> str:
-    """SEGMAMBA_TRACKING's value, as workflow/rules/common.smk exports it."""
+    """SEGMAMBA_TRACKING's value, as workflow/rules/arguments.smk exports it."""
     return json.dumps({"mlflow": {"uri": uri, "experiment": experiment}})
 
 
@@ -118,11 +118,13 @@ def test_schema_takes_the_tracking_block():
 
 @pytest.mark.slow
 def test_the_workflow_hands_the_tracking_block_to_its_jobs(tmp_path):
-    """A job of a workflow that includes workflow/rules/common.smk sees config `tracking` in SEGMAMBA_TRACKING;
+    """A job of a workflow that includes the rules' helper files sees config `tracking` in SEGMAMBA_TRACKING;
     with tracking off (the shipped config) the variable is unset, also when the calling shell had set it."""
     (tmp_path / "Snakefile").write_text(
         f'configfile: "{REPO / "config.yaml"}"\n'
         f'include: "{REPO / "workflow/rules/common.smk"}"\n'
+        f'include: "{REPO / "workflow/rules/paths.smk"}"\n'
+        f'include: "{REPO / "workflow/rules/arguments.smk"}"\n'
         "rule env:\n"  # Snakemake reads {{ }} as literal braces
         '    output: "env.txt"\n'
         '    shell: "echo \\"${{SEGMAMBA_TRACKING-unset}}\\" > {output}"\n'

@@ -4,7 +4,7 @@ A :class:`DatasetDefinition` names a dataset's reader (a class of :mod:`segmamba
 synthetic stand-in (a ``segmamba synth`` kind), its channels, labels and evaluation regions
 (:class:`DatasetInfo`), how it is evaluated (Dice/HD95 per region, or the AIIB airway metrics), the metrics
 its tables report, its display label and the numbers the SegMamba paper publishes for it. The command lines'
-``--dataset`` choices, the workflow's constants (``workflow/rules/common.smk``), the config schema's dataset
+``--dataset`` choices, the workflow's constants (``workflow/rules/*.smk``), the config schema's dataset
 names and the tables (``segmamba.report``) are derived from :data:`DATASETS`.
 
 Any nnU-Net v2 raw dataset is a dataset too: the ``nnunet`` definition has no fixed channels or labels;

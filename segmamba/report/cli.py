@@ -7,9 +7,9 @@ import argparse
 DESCRIPTION = """\
 Write one table (CSV tidy, Markdown and LaTeX in the paper's layout, beside each other) or one figure (PNG)
 from the results of the earlier steps. --inputs is a JSON object (or a file holding one) of the artefact's
-inputs, e.g. for table2 {"layout": {dataset: {model: metrics CSV}}, "synthetic": {dataset: bool},
-"outcome_files": {dataset: {model: {"train_summary": path, "metrics_summary": path}}}}; `snakemake -p`
-prints the full command of every report_<artefact> rule.
+inputs, e.g. for table2 {"layout": {dataset: {model: metrics CSV}}, "dataset_files": {dataset:
+results/<dataset>/dataset.json}, "outcome_files": {dataset: {model: {"train_summary": path,
+"metrics_summary": path}}}}; `snakemake -p` prints the full command of every report_<artefact> rule.
 """
 
 

@@ -1,7 +1,7 @@
 """Optional MLflow tracking of trainings and evaluations: ``tracking: {mlflow: {uri, experiment}}`` in config.yaml.
 
 The workflow hands the config's ``tracking`` block to its jobs in the environment variable ``SEGMAMBA_TRACKING``
-(JSON, exported by workflow/rules/common.smk; outside the workflow set it yourself, e.g.
+(JSON, exported by workflow/rules/arguments.smk; outside the workflow set it yourself, e.g.
 ``SEGMAMBA_TRACKING='{"mlflow": {"uri": "http://127.0.0.1:5000", "experiment": "brats"}}' segmamba train ...``).
 Unset, empty, ``{"mlflow": null}`` or ``{"mlflow": {"uri": null}}``: tracking is off, the hooks
 do nothing and mlflow is never imported (it is the optional extra ``pip install 'segmamba-bench[tracking]'``).

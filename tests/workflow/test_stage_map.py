@@ -61,7 +61,7 @@ def shell_subcommands(block: str) -> set[str]:
 
 def output_paths(block: str) -> list[str]:
     """The literal result paths of a rule (outputs, logs and benchmarks excluded); an f-string output as the default
-    protocol's path (common.smk's RUN_ID and FOLD_ID are {dataset} there, docs/protocols.md)."""
+    protocol's path (paths.smk's RUN_ID and FOLD_ID are {dataset} there, docs/protocols.md)."""
     output = block[block.index("output:") :]
     output = re.split(r"\n    (?:log|benchmark|params|conda|threads|resources|shell|wildcard_constraints):", output)[0]
     paths = re.findall(r'"(results/[^"]+)"', output)

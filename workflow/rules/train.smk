@@ -1,5 +1,5 @@
 # Training of every (dataset, model) pair with the published recipe (scaled by config), once per fold and seed of
-# the protocol (RUN_ID in common.smk: {dataset} for the default holdout with one seed, else e.g.
+# the protocol (RUN_ID in paths.smk: {dataset} for the default holdout with one seed, else e.g.
 # {dataset}/cv5/fold{fold}/seed{seed}; docs/protocols.md).
 
 
