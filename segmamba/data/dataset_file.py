@@ -44,6 +44,9 @@ from segmamba.io_utils import write_text_atomic
 #: The dataset file's name in a dataset's results folder.
 DATASET_FILE = "dataset.json"
 
+#: The fields of a dataset's :class:`DatasetInfo` the file records (in :meth:`DatasetInfo.to_json`'s form).
+INFO_FIELDS = ("modality", "channel_names", "label_names", "regions")
+
 #: The fields of a dataset file besides its fingerprint (which covers them all).
 FIELDS = (
     "name",
@@ -52,10 +55,7 @@ FIELDS = (
     "synthetic",
     "display_label",
     "paper_table",
-    "modality",
-    "channel_names",
-    "label_names",
-    "regions",
+    *INFO_FIELDS,
     "file_ending",
     "target_spacing",
     "metric_columns",
@@ -135,7 +135,7 @@ class DatasetFile:
     # ------------------------------------------------------------------------------------------ JSON form
     def fields(self) -> dict[str, Any]:
         """The file's content without the fingerprint (the fields of the module docstring, in order)."""
-        definition, info = self.definition, self.info
+        definition, info = self.definition, self.info.to_json()
         return {
             "name": definition.name,
             "layout": definition.layout,
@@ -143,10 +143,7 @@ class DatasetFile:
             "synthetic": bool(self.synthetic),
             "display_label": definition.display_label,
             "paper_table": definition.paper_table,
-            "modality": info.modality,
-            "channel_names": list(info.channel_names),
-            "label_names": {str(k): v for k, v in sorted(info.label_names.items())},
-            "regions": {k: list(v) for k, v in info.regions.items()},
+            **{key: info[key] for key in INFO_FIELDS},
             "file_ending": self.file_ending,
             "target_spacing": None if definition.target_spacing is None else list(definition.target_spacing),
             "metric_columns": list(definition.metric_columns()),
@@ -187,13 +184,7 @@ class DatasetFile:
         if layout not in DATASETS:
             raise InputError(f"{where}: layout {layout!r} is not one of {', '.join(DATASETS)}")
         name = content["name"]
-        info = DatasetInfo(
-            name=name,
-            modality=content["modality"],
-            channel_names=tuple(content["channel_names"]),
-            label_names={int(k): v for k, v in content["label_names"].items()},
-            regions={k: list(v) for k, v in content["regions"].items()},
-        )
+        info = DatasetInfo.from_json({**content, "name": name})
         spacing = content["target_spacing"]
         changes = {
             "name": name,

@@ -69,6 +69,17 @@ class DatasetInfo:
             "num_classes": self.num_classes,
         }
 
+    @classmethod
+    def from_json(cls, obj: dict) -> DatasetInfo:
+        """Inverse of :meth:`to_json` (``num_classes`` follows from the labels; other keys are ignored)."""
+        return cls(
+            name=obj["name"],
+            modality=obj["modality"],
+            channel_names=tuple(obj["channel_names"]),
+            label_names={int(k): v for k, v in obj["label_names"].items()},
+            regions={k: list(v) for k, v in obj["regions"].items()},
+        )
+
 
 #: Column groups of the tables (a Markdown table too wide for the screen is split by them).
 DICE_GROUP, HD95_GROUP = "Dice (%)", "HD95 (mm)"
