@@ -1,5 +1,5 @@
 """Allow ``python -m segmamba <subcommand>``."""
 
-from segmamba.cli import main
+from segmamba.cli import run
 
-raise SystemExit(main())
+run()

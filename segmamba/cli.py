@@ -15,7 +15,7 @@ import time
 
 from segmamba import __version__, job_timing
 from segmamba.errors import InputError, StepError
-from segmamba.runtime import apply_job_threads
+from segmamba.runtime import apply_job_threads, exit_process
 
 #: subcommand -> the stage module that registers it.
 SUBCOMMANDS = {
@@ -74,5 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+def run() -> None:
+    """The ``segmamba`` console script: :func:`main` on ``sys.argv``, then the process ends with its exit code.
+
+    A command that returns ends through :func:`segmamba.runtime.exit_process` (its ``atexit`` handlers run and its
+    output is flushed, but the 1-2 s teardown of torch's and MONAI's modules is skipped); an uncaught exception
+    ends the process as usual, with its traceback.
+    """
+    exit_process(main())
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

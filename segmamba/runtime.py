@@ -1,4 +1,4 @@
-"""Device selection, seeding and thread counts shared by training, inference and efficiency measurement.
+"""Device selection, seeding, thread counts and process exit shared by the command line and its stages.
 
 Importing this module is cheap (torch and numpy are imported by the functions that use them), so the
 command line can apply a job's thread count before any stage module is imported.
@@ -6,11 +6,13 @@ command line can apply a job's thread count before any stage module is imported.
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
 import sys
+import threading
 from collections.abc import Mapping, MutableMapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     import torch
@@ -76,3 +78,25 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
+
+
+def exit_process(code: int) -> NoReturn:
+    """End the process with exit status ``code``, skipping the interpreter's teardown of its modules.
+
+    A Python process that imported torch and MONAI spends 1-2 s (on a 2-core machine) after its last
+    statement tearing down thousands of modules and objects; a workflow of 125 short jobs pays it in each.
+    Everything a normal exit does that a job's results depend on runs first: the ``atexit`` handlers (which
+    include logging's flush and close, ``weakref.finalize`` clean-ups such as temporary directories, and
+    multiprocessing's), then stdout and stderr are flushed; then ``os._exit``. While any non-daemon thread other
+    than the main one is still running, the normal exit (which waits for it) is taken instead.
+    """
+    others = [thread for thread in threading.enumerate() if thread is not threading.main_thread()]
+    if any(thread.is_alive() and not thread.daemon for thread in others):
+        sys.exit(code)
+    atexit._run_exitfuncs()  # the handlers a normal exit runs (os._exit skips them)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed or broken pipe: a normal exit would not deliver it either
+            pass
+    os._exit(code & 0xFF)

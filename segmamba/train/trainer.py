@@ -34,7 +34,7 @@ from segmamba.train.inputs import dataset_meta, make_patch_batches, read_split
 from segmamba.train.losses import make_loss
 from segmamba.train.preemption import StopRequest
 from segmamba.train.run_lock import RunFolderLock, remove_stale_temp_files
-from segmamba.train.run_outputs import plot_training_curve, train_summary, write_settings_copy, write_train_log
+from segmamba.train.run_outputs import TrainingCurve, train_summary, write_settings_copy, write_train_log
 from segmamba.train.settings import TrainSettings, changed_environment, changed_settings
 from segmamba.train.step import configure_determinism, make_optimizer, model_on, poly_lr, step_seed, train_step
 from segmamba.train.tracking import NO_TRACKING, track_training
@@ -80,6 +80,7 @@ class Trainer:
         self.batches = None  # the StepLoader of train(), closed by run_training
         self.stop = StopRequest()  # replaced by the installed one in train()
         self.tracker = NO_TRACKING  # the MLflow run (segmamba.tracking), started by run_training
+        self.curve = TrainingCurve(self.out / "training_curve.png", config.model)
 
     # ----------------------------------------------------------------------------------------- setup
     def build(self) -> None:
@@ -181,12 +182,11 @@ class Trainer:
         )
         ckpt.save_checkpoint(self.out / ckpt.LATEST, payload, keep_previous=True)
 
-    def write_reports(self) -> None:
-        """Rewrite train_log.csv and training_curve.png from the history (main process only)."""
-        if not self.ctx.is_main or not self.state.history:
-            return
-        write_train_log(self.out / "train_log.csv", self.state.history)
-        plot_training_curve(self.out / "training_curve.png", self.state.history, f"{self.config.model}")
+    def write_reports(self, final: bool = False) -> None:
+        """Rewrite train_log.csv and (at the end, or when due) training_curve.png from the history (main process)."""
+        if self.ctx.is_main and self.state.history:
+            write_train_log(self.out / "train_log.csv", self.state.history)
+            self.curve.update(self.state.history, final)
 
     def write_summary(self, final_val: dict[str, float] | None) -> None:
         """Write train_summary.json at the end of the run; warn when the training collapsed."""
@@ -359,7 +359,7 @@ class Trainer:
             ckpt.save_checkpoint(self.out / ckpt.FINAL, self.weights_payload(final_dice))
             if not (self.out / ckpt.BEST).is_file():  # no validation cases: best = final
                 ckpt.save_checkpoint(self.out / ckpt.BEST, self.weights_payload(final_dice))
-            self.write_reports()
+            self.write_reports(final=True)
             self.write_summary(last_val)
             self.tracker.log_outcome(self.out / SUMMARY, self.out / ckpt.FINAL)
             self.log(f"finished: {self.out / ckpt.FINAL} (best val Dice {self.state.best_dice})")
