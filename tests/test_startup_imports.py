@@ -27,7 +27,7 @@ HANDLERS = {
     "split": (["segmamba.data.split", "segmamba.data.datasets"], TORCH + PLOTS_AND_TABLES + ("scipy.ndimage",)),
     "preprocess": (["segmamba.data.preprocess", "segmamba.data.dataset_config"], TORCH + PLOTS_AND_TABLES),
     "ground-truth": (["segmamba.evaluate.ground_truth"], TORCH + PLOTS_AND_TABLES),
-    "evaluate": (["segmamba.evaluate.evaluate"], (*TORCH, "matplotlib")),
+    "evaluate": (["segmamba.evaluate.evaluate"], (*TORCH, *PLOTS_AND_TABLES, "scipy.stats")),
     "report": (["segmamba.report.build"], TORCH),
     "status": (["segmamba.status.report"], TORCH),
     "models": (["segmamba.models.registry"], TORCH),

@@ -32,12 +32,14 @@ import json
 import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy.stats import wilcoxon
 
 from segmamba.errors import InputError
+
+if TYPE_CHECKING:  # pandas and scipy.stats (about 1 s of start-up) are imported by the report's functions only
+    import pandas as pd
 
 
 def summarise_values(values) -> dict:
@@ -54,6 +56,8 @@ def summarise_values(values) -> dict:
 
 def read_metrics_csv(path: str | os.PathLike) -> pd.DataFrame:
     """Read a ``segmamba evaluate`` CSV (column ``case`` kept as text) into a DataFrame."""
+    import pandas as pd
+
     return pd.read_csv(path, dtype={"case": str})
 
 
@@ -100,6 +104,8 @@ def paired_wilcoxon(values, reference_values) -> float:
         values: per-case values of the method under test.
         reference_values: the reference method's values on the same cases, in the same order.
     """
+    from scipy.stats import wilcoxon
+
     values = np.asarray(values, dtype=float)
     reference_values = np.asarray(reference_values, dtype=float)
     if values.shape != reference_values.shape:
