@@ -81,6 +81,11 @@ def cap_address_space(extra_mb: float) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
 
 
+def lift_address_space_cap() -> None:
+    """Undo :func:`cap_address_space` (raise the soft limit to the hard one), e.g. to report a failure."""
+    resource.setrlimit(resource.RLIMIT_AS, (resource.getrlimit(resource.RLIMIT_AS)[1],) * 2)
+
+
 def start_peak_tracking(device: torch.device) -> None:
     """Reset the CUDA peak statistics (the CPU peak RSS cannot be reset: use a fresh process)."""
     if device.type == "cuda":

@@ -31,6 +31,7 @@ from segmamba.efficiency.measure import (
     TRAINING_BATCH_SIZE,
     TRAINING_STEPS,
     MeasurementRequest,
+    lift_address_space_cap,
     load_factory,
     run_measurement,
 )
@@ -64,6 +65,7 @@ def _measure_in_child(request: MeasurementRequest, connection, environ: dict[str
         result = run_measurement(request)
         connection.send(("ok", result, sorted(scan_backends_run())))
     except BaseException as error:  # report everything to the parent, which decides what is fatal
+        lift_address_space_cap()  # a capped process may lack the memory to report
         kind = "oom" if is_out_of_memory(error) else "error"
         connection.send((kind, str(error) if kind == "oom" else traceback.format_exc(), sorted(scan_backends_run())))
     finally:

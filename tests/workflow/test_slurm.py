@@ -27,8 +27,8 @@ import pytest
 import torch
 import yaml
 
-from segmamba.models import checkpoint as model_checkpoint
 from segmamba.models.checkpoint import load_model
+from segmamba.train.checkpoint import read_latest
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -441,7 +441,8 @@ def test_training_stopped_by_sigterm_resumes_exactly(workflow_run, capsys):
        The training saves checkpoint_latest.pt and exits 75; the retry resumes there.
     2. ``scancel --signal=TERM --full``: SIGTERM to every process of the job, the batch script included, as at
        a hard kill. The ``srun`` of the SLURM executor's job step answers SIGTERM by killing its step at once
-       (SIGKILL), so the training cannot save; the retry resumes from the last checkpoint on disk.
+       (SIGKILL), so the training rarely gets to save (it did once, when the SIGTERM reached it first); the
+       retry resumes from the checkpoint on disk once the job's processes are gone.
 
     Each retry asks for runtime x attempt, capped at max_runtime; nothing is left running; the final weights
     equal those of an uninterrupted run trained at the same time.
@@ -483,9 +484,13 @@ def test_training_stopped_by_sigterm_resumes_exactly(workflow_run, capsys):
         assert wait(resumed_at, "the first retry") == stopped_at, rule_log.history()
         epoch_end = max(wait(lambda: epochs_after_resume(rule_log.text(), stopped_at), "an epoch after the resume"))
         jobs.append(wait(lambda: running_job_of_rule("train", started, workdir, tuple(jobs)), "the retry", 60))
+        killed = job_processes(jobs[1])
         scancel_within_the_job(jobs[1], "--signal=TERM", "--full")
         wait(lambda: not running_job_of_rule("train", started, workdir), "the end of the killed job", 120)
-        on_disk = model_checkpoint.read_checkpoint(latest)["state"]["iteration"]  # the next attempt starts from this
+        # SLURM may report the job ended while its training still finishes saving (when the SIGTERM reached it
+        # before the step's SIGKILL): the checkpoint on disk is the one left when the job's processes are gone.
+        wait(lambda: not any(Path(f"/proc/{pid}").exists() for pid in killed), "the killed job's processes", 60)
+        on_disk = read_latest(workdir / RUN_DIR)[1]["state"]["iteration"]  # what the next attempt resumes from
         second_resume = wait(third_attempt_resumed_at, "the second retry")
         for p in (process, reference):
             p.wait(timeout=WORKFLOW_TIMEOUT_S)
