@@ -184,7 +184,7 @@ class DatasetFile:
         if layout not in DATASETS:
             raise InputError(f"{where}: layout {layout!r} is not one of {', '.join(DATASETS)}")
         name = content["name"]
-        info = DatasetInfo.from_json({**content, "name": name})
+        info = DatasetInfo.from_json(content)
         spacing = content["target_spacing"]
         changes = {
             "name": name,

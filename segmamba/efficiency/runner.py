@@ -65,7 +65,8 @@ def _measure_in_child(request: MeasurementRequest, connection, environ: dict[str
         result = run_measurement(request)
         connection.send(("ok", result, sorted(scan_backends_run())))
     except BaseException as error:  # report everything to the parent, which decides what is fatal
-        lift_address_space_cap()  # a capped process may lack the memory to report
+        if request.memory_limit_mb is not None:
+            lift_address_space_cap()  # a capped process may lack the memory to report
         kind = "oom" if is_out_of_memory(error) else "error"
         connection.send((kind, str(error) if kind == "oom" else traceback.format_exc(), sorted(scan_backends_run())))
     finally:
@@ -73,14 +74,19 @@ def _measure_in_child(request: MeasurementRequest, connection, environ: dict[str
 
 
 def measure_in_subprocess(request: MeasurementRequest) -> dict:
-    """Run one measurement in a fresh process forked from the fork server (see the module docstring).
+    """Run one measurement in a fresh process forked from the fork server (see the module docstring), or
+    spawned when the request caps its memory.
 
     Returns ``run_measurement``'s result (``"values"``, and ``"reserved"`` for memory) with ``"scan_backends"``
     added; after an out-of-memory failure ``"values"`` and ``"reserved"`` are ``"OOM"``. Raises RuntimeError when
     the subprocess fails for another reason.
     """
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOADED_MODULES)
+    if request.memory_limit_mb is None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOADED_MODULES)
+    else:  # as before the fork server: forked from it, about 1 run in 10 of a 1 MB cap failed in the lazy import
+        # of torch._dynamo (SystemError/MemoryError, not an OOM report); spawned, none in 10
+        context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=_measure_in_child, args=(request, sender, dict(os.environ)), daemon=True)
     process.start()
